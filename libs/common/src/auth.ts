@@ -1,0 +1,112 @@
+import { Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Metadata } from '@grpc/grpc-js';
+import jwt from 'jsonwebtoken';
+import { isLevel, levelAtLeast, type Level } from '#contracts/levels.js';
+import { permissionDenied, unauthenticated } from './errors.js';
+import { runWithRequestId, REQUEST_ID_HEADER } from './request-context.js';
+
+/** Who is asking: taken from a verified access token. */
+export interface Caller {
+  userId: string;
+  username: string;
+  level: Level;
+  language: string;
+  theme: string;
+  /** The raw `Bearer …` value, forwarded when this service calls another on the caller's behalf. */
+  authorization: string;
+}
+
+export const TOKEN_ISSUER = 'scriptorium';
+export const TOKEN_AUDIENCE = 'scriptorium';
+export const TOKEN_ALGORITHM = 'RS256';
+
+export interface VerificationKey {
+  kid: string;
+  publicKeyPem: string;
+}
+
+/** Where a service gets the public keys that verify access tokens. */
+export abstract class VerificationKeySource {
+  abstract getKeys(forceRefresh?: boolean): Promise<VerificationKey[]>;
+}
+
+/** Verifies access tokens locally against the published public keys. */
+@Injectable()
+export class TokenVerifier {
+  constructor(private readonly keys: VerificationKeySource) {}
+
+  async verify(authorization: string | undefined): Promise<Caller> {
+    const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+    if (!token) throw unauthenticated('Missing bearer token: send "Authorization: Bearer <access token>" (log in to get one)');
+    const kid = jwt.decode(token, { complete: true })?.header.kid;
+    if (!kid) throw unauthenticated('Malformed access token');
+    let key = (await this.keys.getKeys()).find((k) => k.kid === kid);
+    key ??= (await this.keys.getKeys(true)).find((k) => k.kid === kid);
+    if (!key) throw unauthenticated('Access token signed with an unknown key');
+    let claims: jwt.JwtPayload;
+    try {
+      claims = jwt.verify(token, key.publicKeyPem, {
+        algorithms: [TOKEN_ALGORITHM],
+        issuer: TOKEN_ISSUER,
+        audience: TOKEN_AUDIENCE,
+      }) as jwt.JwtPayload;
+    } catch (error) {
+      const expired = error instanceof jwt.TokenExpiredError;
+      throw unauthenticated(expired ? 'Access token expired: refresh it or log in again' : 'Invalid access token');
+    }
+    if (claims.typ !== 'access' || typeof claims.sub !== 'string' || !isLevel(claims.level)) {
+      throw unauthenticated('Invalid access token');
+    }
+    return {
+      userId: claims.sub,
+      username: String(claims.username ?? ''),
+      level: claims.level,
+      language: String(claims.lang ?? 'en'),
+      theme: String(claims.theme ?? 'light'),
+      authorization: `Bearer ${token}`,
+    };
+  }
+}
+
+export function requireLevel(caller: Caller, level: Level, what: string): void {
+  if (!levelAtLeast(caller.level, level)) throw permissionDenied(`${what} requires level ${level}; you are ${caller.level}`);
+}
+
+const PUBLIC_KEY = 'scriptorium:public';
+/** Marks a gRPC method or HTTP route that needs no caller (login, key publication, health). */
+export const Public = () => SetMetadata(PUBLIC_KEY, true);
+
+const callers = new WeakMap<object, Caller>();
+
+/** The verified caller of a gRPC call, set by GrpcAuthGuard. */
+export function callerOf(metadata: Metadata | undefined): Caller {
+  const caller = metadata && callers.get(metadata);
+  if (!caller) throw unauthenticated('Missing bearer token');
+  return caller;
+}
+
+/**
+ * The one gate of every gRPC method: verifies the bearer token in the call's
+ * metadata (unless the method is @Public) and binds the request id for logging.
+ */
+@Injectable()
+export class GrpcAuthGuard implements CanActivate {
+  constructor(
+    private readonly verifier: TokenVerifier,
+    private readonly reflector: Reflector,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'rpc') return true;
+    const metadata = context.switchToRpc().getContext<Metadata>();
+    const requestId = metadata.get(REQUEST_ID_HEADER)[0];
+    return runWithRequestId(requestId ? String(requestId) : undefined, async () => {
+      const isPublic = this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, [context.getHandler(), context.getClass()]);
+      if (isPublic) return true;
+      const authorization = metadata.get('authorization')[0];
+      callers.set(metadata, await this.verifier.verify(authorization ? String(authorization) : undefined));
+      return true;
+    });
+  }
+}

@@ -1,0 +1,84 @@
+import 'reflect-metadata';
+import { plainToInstance, Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, Matches, Max, Min, validateSync } from 'class-validator';
+
+/** Thrown at start-up when the environment is wrong; its message names every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const HOST_PORT = /^(unix:.+|[A-Za-z0-9.\-\[\]:]+:\d{1,5})$/;
+const HOST_PORT_MESSAGE = 'must be host:port (e.g. 127.0.0.1:50051) or unix:/path/to.sock';
+
+/** Variables every service reads. */
+export class ServiceConfig {
+  @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// URL, e.g. postgres://user:pass@host:5432/scriptorium' })
+  DATABASE_URL: string;
+
+  @Matches(/^(nats|tls|inproc):\/\/.*/, { message: 'NATS_URL must be a nats:// URL, e.g. nats://127.0.0.1:4222' })
+  NATS_URL: string;
+
+  @Matches(HOST_PORT, { message: `GRPC_LISTEN ${HOST_PORT_MESSAGE}` })
+  GRPC_LISTEN: string;
+
+  /** Port for /healthz and /readyz; 0 disables the HTTP listener (all-in-one). */
+  @Type(() => Number)
+  @IsInt({ message: 'HTTP_PORT must be an integer port number (0 to disable)' })
+  @Min(0)
+  @Max(65535)
+  HTTP_PORT: number;
+
+  @IsOptional()
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+  })
+  LOG_LEVEL?: string;
+
+  /** Database pool size; the embedded database needs exactly 1. */
+  @Type(() => Number)
+  @IsInt({ message: 'DATABASE_POOL_SIZE must be an integer' })
+  @Min(1)
+  @Max(100)
+  DATABASE_POOL_SIZE: number = 10;
+
+  // gRPC addresses of the other services, for the apps that call them.
+  @IsOptional() @Matches(HOST_PORT, { message: `AUTH_GRPC_URL ${HOST_PORT_MESSAGE}` })
+  AUTH_GRPC_URL?: string;
+  @IsOptional() @Matches(HOST_PORT, { message: `CATALOG_GRPC_URL ${HOST_PORT_MESSAGE}` })
+  CATALOG_GRPC_URL?: string;
+  @IsOptional() @Matches(HOST_PORT, { message: `EXECUTION_GRPC_URL ${HOST_PORT_MESSAGE}` })
+  EXECUTION_GRPC_URL?: string;
+  @IsOptional() @Matches(HOST_PORT, { message: `LOGGING_GRPC_URL ${HOST_PORT_MESSAGE}` })
+  LOGGING_GRPC_URL?: string;
+  @IsOptional() @Matches(HOST_PORT, { message: `BACKUP_GRPC_URL ${HOST_PORT_MESSAGE}` })
+  BACKUP_GRPC_URL?: string;
+}
+
+/**
+ * Builds and validates a config object from an environment-like map.
+ * `required` names optional-by-class variables that this app cannot run without.
+ */
+export function loadConfig<T extends object>(
+  cls: new () => T,
+  source: Record<string, string | undefined>,
+  required: (keyof T & string)[] = [],
+): T {
+  const defined = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const config = plainToInstance(cls, defined, { exposeDefaultValues: true });
+  const values = config as Record<string, unknown>;
+  const problems = required.filter((key) => values[key] === undefined).map((key) => `${key} is required but not set`);
+  for (const error of validateSync(config)) {
+    if (values[error.property] === undefined) {
+      if (!required.includes(error.property as never)) problems.push(`${error.property} is required but not set`);
+      continue;
+    }
+    for (const message of Object.values(error.constraints ?? {})) {
+      problems.push(`${message} (got ${JSON.stringify(source[error.property])})`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}

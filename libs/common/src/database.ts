@@ -1,0 +1,70 @@
+import { mkdirSync } from 'node:fs';
+import { DataSource, type DataSourceOptions, type MixedList, type EntitySchema } from 'typeorm';
+import { rootLogger } from './logger.js';
+
+/** What one service brings to the database: its schema, entities and migrations. */
+export interface ServiceSchema {
+  schema: string;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  entities: MixedList<Function | string | EntitySchema>;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  migrations: Function[];
+}
+
+/**
+ * Opens a DataSource for one or more services and brings their schemas up to date.
+ * Distributed mode opens one per service; all-in-one opens one for all services,
+ * because the embedded database has a single backend session (pool size 1).
+ */
+export async function openDatabase(url: string, poolSize: number, services: ServiceSchema[]): Promise<DataSource> {
+  const options: DataSourceOptions = {
+    type: 'postgres',
+    url,
+    entities: services.flatMap((s) => s.entities as never[]),
+    migrations: services.flatMap((s) => s.migrations),
+    // One migrations table per service keeps each service's history its own.
+    migrationsTableName: services.length === 1 ? `${services[0].schema}_migrations` : 'scriptorium_migrations',
+    synchronize: false,
+    logging: false,
+    extra: { max: poolSize },
+  };
+  const dataSource = new DataSource(options);
+  await dataSource.initialize();
+  const runner = dataSource.createQueryRunner();
+  try {
+    // Replicas starting together must not run the same migration twice.
+    await runner.query('SELECT pg_advisory_lock(7426001)');
+    for (const service of services) await runner.query(`CREATE SCHEMA IF NOT EXISTS "${service.schema}"`);
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    if (applied.length) rootLogger().info({ migrations: applied.map((m) => m.name) }, 'applied migrations');
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock(7426001)').catch(() => undefined);
+    await runner.release();
+  }
+  return dataSource;
+}
+
+export interface EmbeddedPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts PGlite on `dataDir` and serves it over the PostgreSQL wire protocol on a
+ * loopback port, so the same `pg` driver code runs against it.
+ */
+export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
+  mkdirSync(dataDir, { recursive: true });
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  const db = await PGlite.create({ dataDir });
+  const server = new PGLiteSocketServer({ db, port: 0, host: '127.0.0.1' });
+  await server.start();
+  return {
+    url: `postgres://postgres@${server.getServerConn()}/postgres`,
+    async stop() {
+      await server.stop();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import { status as GrpcStatus, Metadata } from '@grpc/grpc-js';
+
+/** Per-field problems of a rejected request, e.g. {"count": "must be at most 10"}. */
+export type FieldErrors = Record<string, string>;
+
+/**
+ * An error a caller can act on. Services throw these; the one mapping below turns
+ * them into gRPC statuses, and the gateway turns gRPC statuses into HTTP.
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly code: GrpcStatus,
+    message: string,
+    readonly fields?: FieldErrors,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export const invalidArgument = (message: string, fields?: FieldErrors) =>
+  new DomainError(GrpcStatus.INVALID_ARGUMENT, message, fields);
+export const notFound = (message: string) => new DomainError(GrpcStatus.NOT_FOUND, message);
+export const permissionDenied = (message: string) => new DomainError(GrpcStatus.PERMISSION_DENIED, message);
+export const unauthenticated = (message: string) => new DomainError(GrpcStatus.UNAUTHENTICATED, message);
+export const conflict = (message: string) => new DomainError(GrpcStatus.ALREADY_EXISTS, message);
+export const failedPrecondition = (message: string) => new DomainError(GrpcStatus.FAILED_PRECONDITION, message);
+export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
+  new DomainError(GrpcStatus.RESOURCE_EXHAUSTED, message, undefined, retryAfterSeconds);
+
+const FIELDS_KEY = 'x-error-fields';
+const RETRY_AFTER_KEY = 'retry-after';
+
+/** The error object grpc-js sends for a DomainError: status, message and details in trailers. */
+export function toGrpcError(error: DomainError): { code: number; message: string; metadata: Metadata } {
+  const metadata = new Metadata();
+  if (error.fields) metadata.set(FIELDS_KEY, JSON.stringify(error.fields));
+  if (error.retryAfterSeconds !== undefined) metadata.set(RETRY_AFTER_KEY, String(error.retryAfterSeconds));
+  return { code: error.code, message: error.message, metadata };
+}
+
+const HTTP_STATUS: Partial<Record<GrpcStatus, number>> = {
+  [GrpcStatus.INVALID_ARGUMENT]: 400,
+  [GrpcStatus.OUT_OF_RANGE]: 400,
+  [GrpcStatus.UNAUTHENTICATED]: 401,
+  [GrpcStatus.PERMISSION_DENIED]: 403,
+  [GrpcStatus.NOT_FOUND]: 404,
+  [GrpcStatus.ALREADY_EXISTS]: 409,
+  [GrpcStatus.ABORTED]: 409,
+  [GrpcStatus.FAILED_PRECONDITION]: 409,
+  [GrpcStatus.RESOURCE_EXHAUSTED]: 429,
+  [GrpcStatus.UNIMPLEMENTED]: 501,
+  [GrpcStatus.UNAVAILABLE]: 503,
+  [GrpcStatus.DEADLINE_EXCEEDED]: 504,
+};
+
+export interface HttpErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  fields?: FieldErrors;
+}
+
+/** Reads a gRPC client error (status, message, trailers) into an HTTP status and body. */
+export function grpcErrorToHttp(error: unknown): { status: number; body: HttpErrorBody; retryAfter?: string } | undefined {
+  const e = error as { code?: unknown; details?: unknown; metadata?: Metadata };
+  if (typeof e?.code !== 'number' || !(e.metadata instanceof Metadata)) return undefined;
+  const status = HTTP_STATUS[e.code as GrpcStatus] ?? 500;
+  const fieldsRaw = e.metadata.get(FIELDS_KEY)[0];
+  const retryAfter = e.metadata.get(RETRY_AFTER_KEY)[0];
+  const message = status === 500 ? 'Internal error' : String(e.details ?? 'Request failed');
+  return {
+    status,
+    retryAfter: retryAfter === undefined ? undefined : String(retryAfter),
+    body: {
+      statusCode: status,
+      error: GrpcStatus[e.code as GrpcStatus] ?? 'UNKNOWN',
+      message,
+      ...(fieldsRaw ? { fields: JSON.parse(String(fieldsRaw)) as FieldErrors } : {}),
+    },
+  };
+}

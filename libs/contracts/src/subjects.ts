@@ -1,0 +1,20 @@
+/**
+ * Every NATS subject of the platform. Events are past-tense facts; apps import
+ * these constants and never spell a subject themselves.
+ */
+export const Subjects = {
+  /** A run was accepted and stored (queued). Logging learns the owner of a log from it. */
+  runCreated: 'scriptorium.execution.run.created',
+  /** A run changed state (starting, running, progress, or a terminal state). */
+  runUpdated: 'scriptorium.execution.run.updated',
+  /** A run reached a terminal state. */
+  runFinished: 'scriptorium.execution.run.finished',
+  /** A runtime read output lines of a run (a batch, in sequence order). */
+  outputProduced: 'scriptorium.execution.output.produced',
+  /** Logging stored a batch of lines; every logging replica feeds its live tails from it. */
+  linesStored: 'scriptorium.logging.lines.stored',
+  /** The catalog's view of the script tree changed. */
+  catalogChanged: 'scriptorium.catalog.scripts.changed',
+} as const;
+
+export type Subject = (typeof Subjects)[keyof typeof Subjects];
