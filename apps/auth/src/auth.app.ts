@@ -1,0 +1,42 @@
+import { Module } from '@nestjs/common';
+import { ServiceCoreModule, type ServiceApp } from '#common/service-app.js';
+import { AuthConfig } from './auth.config.js';
+import { AuthGrpcController } from './auth.grpc.js';
+import { KeysModule } from './keys/keys.module.js';
+import { SigningKeyRecord } from './keys/signing-key.entity.js';
+import { CreateAuth1764100000000 } from './migrations/1764100000000-create-auth.js';
+import { RefreshTokenRecord } from './tokens/refresh-token.entity.js';
+import { TokensModule } from './tokens/tokens.module.js';
+import { UserRecord } from './users/user.entity.js';
+import { UsersModule } from './users/users.module.js';
+
+@Module({
+  imports: [KeysModule, UsersModule, TokensModule],
+  controllers: [AuthGrpcController],
+})
+class AuthApiModule {}
+
+@Module({})
+class AuthAppModule {}
+
+/**
+ * The auth service. It verifies its own callers' tokens from its key store (KeysModule),
+ * not through ServiceAuthModule. After start-up, `app.get(BootstrapAdminService)` tells
+ * whether a first administrator was created and, once, its generated password.
+ */
+export const authApp: ServiceApp<AuthConfig> = {
+  name: 'auth',
+  configClass: AuthConfig,
+  required: [],
+  schema: {
+    schema: 'auth',
+    entities: [UserRecord, SigningKeyRecord, RefreshTokenRecord],
+    migrations: [CreateAuth1764100000000],
+  },
+  module: (deps) => ({
+    module: AuthAppModule,
+    imports: [ServiceCoreModule.forRoot(deps), AuthApiModule],
+  }),
+};
+
+export { BootstrapAdminService, type BootstrapAdminResult } from './users/bootstrap-admin.service.js';

@@ -1,0 +1,35 @@
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { ServiceConfig } from '#common/config.js';
+
+export class AuthConfig extends ServiceConfig {
+  GRPC_LISTEN = '0.0.0.0:50051';
+  HTTP_PORT = 8081;
+
+  /** Lifetime of an access token (JWT). */
+  @Type(() => Number)
+  @IsInt({ message: 'ACCESS_TOKEN_TTL_SECONDS must be an integer number of seconds' })
+  @Min(30, { message: 'ACCESS_TOKEN_TTL_SECONDS must be at least 30' })
+  @Max(86_400, { message: 'ACCESS_TOKEN_TTL_SECONDS must be at most 86400 (one day)' })
+  ACCESS_TOKEN_TTL_SECONDS = 900;
+
+  /** Lifetime of a refresh token; each refresh issues a new one with a fresh lifetime. */
+  @Type(() => Number)
+  @IsInt({ message: 'REFRESH_TOKEN_TTL_SECONDS must be an integer number of seconds' })
+  @Min(60, { message: 'REFRESH_TOKEN_TTL_SECONDS must be at least 60' })
+  @Max(31_536_000, { message: 'REFRESH_TOKEN_TTL_SECONDS must be at most 31536000 (one year)' })
+  REFRESH_TOKEN_TTL_SECONDS = 7 * 24 * 3600;
+
+  /** Username of the administrator created on first start, when there is no user at all. */
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/, {
+    message: 'BOOTSTRAP_ADMIN_USERNAME must be 3-64 letters, digits, dots, dashes or underscores',
+  })
+  BOOTSTRAP_ADMIN_USERNAME = 'admin';
+
+  /** Password of that administrator; generated (and printed once) when unset. */
+  @IsOptional()
+  @IsString()
+  @MinLength(10, { message: 'BOOTSTRAP_ADMIN_PASSWORD must be at least 10 characters long' })
+  @MaxLength(1024, { message: 'BOOTSTRAP_ADMIN_PASSWORD must be at most 1024 characters long' })
+  BOOTSTRAP_ADMIN_PASSWORD?: string;
+}

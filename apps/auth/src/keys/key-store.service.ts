@@ -1,0 +1,85 @@
+import { createHash, createPublicKey, generateKeyPair } from 'node:crypto';
+import { promisify } from 'node:util';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import { TOKEN_ALGORITHM, VerificationKeySource, type VerificationKey } from '#common/auth.js';
+import { rootLogger } from '#common/logger.js';
+import { SigningKeyRecord } from './signing-key.entity.js';
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+const RELOAD_AT_MOST_EVERY_MS = 10_000;
+
+export interface SigningKey {
+  kid: string;
+  privateKeyPem: string;
+}
+
+/** A key id derived from the public key: sha256 of its SPKI DER, base64url, shortened. */
+export function keyIdOf(publicKeyPem: string): string {
+  const der = createPublicKey(publicKeyPem).export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(der).digest('base64url').slice(0, 22);
+}
+
+/**
+ * The RSA keys that sign access tokens, stored in auth.signing_keys.
+ * On first start a 2048-bit pair is generated and inserted if absent; every replica
+ * then uses whatever is stored, so they all sign with (and publish) the same key.
+ */
+@Injectable()
+export class KeyStore implements OnModuleInit {
+  private keys: SigningKeyRecord[] = [];
+  private loadedAt = 0;
+
+  constructor(@InjectRepository(SigningKeyRecord) private readonly repo: Repository<SigningKeyRecord>) {}
+
+  async onModuleInit() {
+    await this.reload();
+    if (this.keys.length === 0) {
+      const { publicKey, privateKey } = await generateKeyPairAsync('rsa', {
+        modulusLength: 2048,
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      });
+      const kid = keyIdOf(publicKey);
+      const inserted = await this.repo.query(
+        `INSERT INTO auth.signing_keys (kid, generation, algorithm, private_key_pem, public_key_pem)
+         VALUES ($1, 1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING kid`,
+        [kid, TOKEN_ALGORITHM, privateKey, publicKey],
+      );
+      if (inserted.length) rootLogger().info({ kid }, 'generated the token signing key');
+      await this.reload();
+    }
+    if (this.keys.length === 0) throw new Error('no token signing key could be stored or read');
+  }
+
+  private async reload() {
+    this.keys = await this.repo.find({ order: { generation: 'DESC' } });
+    this.loadedAt = Date.now();
+  }
+
+  /** The key new tokens are signed with: the newest generation. */
+  signingKey(): SigningKey {
+    const [newest] = this.keys;
+    if (!newest) throw new Error('KeyStore used before it was initialised');
+    return { kid: newest.kid, privateKeyPem: newest.privateKeyPem };
+  }
+
+  /** Every stored public key. `forceRefresh` re-reads the table (at most every 10 s). */
+  async publicKeys(forceRefresh = false): Promise<VerificationKey[]> {
+    if (forceRefresh && Date.now() - this.loadedAt > RELOAD_AT_MOST_EVERY_MS) await this.reload();
+    return this.keys.map((k) => ({ kid: k.kid, publicKeyPem: k.publicKeyPem }));
+  }
+}
+
+/** The auth service verifies its own tokens straight from its key store. */
+@Injectable()
+export class KeyStoreVerificationKeySource extends VerificationKeySource {
+  constructor(private readonly store: KeyStore) {
+    super();
+  }
+
+  getKeys(forceRefresh = false): Promise<VerificationKey[]> {
+    return this.store.publicKeys(forceRefresh);
+  }
+}

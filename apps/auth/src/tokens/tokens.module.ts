@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { UsersModule } from '../users/users.module.js';
+import { RefreshTokenRecord } from './refresh-token.entity.js';
+import { SessionsService } from './sessions.service.js';
+import { TokensService } from './tokens.service.js';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([RefreshTokenRecord]), UsersModule],
+  providers: [TokensService, SessionsService],
+  exports: [TokensService, SessionsService],
+})
+export class TokensModule {}
