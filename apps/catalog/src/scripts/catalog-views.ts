@@ -1,0 +1,82 @@
+import { LEVELS, isLevel, levelAtLeast, type Language, type Level } from '#contracts/levels.js';
+import type { Group, Script } from '#contracts/generated/scriptorium/catalog/v1/catalog.js';
+import { localize } from '../discovery/localized.js';
+import type { GroupDefinition, ScriptDefinition } from '../discovery/loader.js';
+import { buildParametersSchema } from '../discovery/parameters.js';
+
+/** Pure functions turning stored definitions into API messages, filtered by the caller's level. */
+
+/** The levels whose holders `level` may see: every level at or below it. */
+export function levelsUpTo(level: Level): Level[] {
+  return LEVELS.filter((l) => levelAtLeast(level, l));
+}
+
+/** True when a caller at `callerLevel` may see something requiring `required` (unknown levels are never visible). */
+export function canSee(callerLevel: Level, required: string): boolean {
+  return isLevel(required) && levelAtLeast(callerLevel, required);
+}
+
+export function groupMessage(group: GroupDefinition, scriptCount: number, language: Language): Group {
+  return {
+    id: group.id,
+    name: localize(group.name, language) || group.id,
+    description: localize(group.description, language),
+    icon: group.icon,
+    requiredLevel: group.requiredLevel,
+    category: group.category,
+    scriptCount,
+  };
+}
+
+/** The groups a caller may see, each with the number of scripts the caller may see in it. */
+export function visibleGroups(
+  groups: GroupDefinition[],
+  scripts: { groupId: string; requiredLevel: string }[],
+  callerLevel: Level,
+  language: Language,
+): Group[] {
+  return groups
+    .filter((g) => canSee(callerLevel, g.requiredLevel))
+    .map((g) =>
+      groupMessage(g, scripts.filter((s) => s.groupId === g.id && canSee(callerLevel, s.requiredLevel)).length, language),
+    )
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Case-insensitive match of `query` on the name, description (requested language and English), file and tags. */
+export function matchesQuery(script: ScriptDefinition, query: string, language: Language): boolean {
+  const needle = query.trim().toLowerCase();
+  if (!needle) return true;
+  const haystack = [
+    localize(script.name, language),
+    localize(script.name, 'en'),
+    localize(script.description, language),
+    localize(script.description, 'en'),
+    script.file,
+    script.category,
+    ...script.tags,
+  ];
+  return haystack.some((text) => text.toLowerCase().includes(needle));
+}
+
+/** The Script message; `source` (GetScript only) adds the runtime block. */
+export function scriptMessage(script: ScriptDefinition, language: Language, source?: string): Script {
+  return {
+    id: script.id,
+    groupId: script.groupId,
+    file: script.file,
+    name: localize(script.name, language) || script.file,
+    description: localize(script.description, language),
+    requiredLevel: script.requiredLevel,
+    category: script.category,
+    tags: script.tags,
+    parametersJson: JSON.stringify(script.declaredParameters),
+    parametersSchemaJson: JSON.stringify(buildParametersSchema(script.parameters, language)),
+    timeoutSeconds: script.timeoutSeconds,
+    interactive: script.interactive,
+    valid: script.valid,
+    error: script.error,
+    runtime:
+      source === undefined ? undefined : { path: script.path, interpreter: script.interpreter, image: script.image, source },
+  };
+}
