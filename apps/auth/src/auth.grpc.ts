@@ -1,4 +1,4 @@
-import { Controller } from '@nestjs/common';
+import { Controller, UseFilters, UseGuards } from '@nestjs/common';
 import type { Metadata } from '@grpc/grpc-js';
 import jwt from 'jsonwebtoken';
 import {
@@ -22,8 +22,9 @@ import {
   type UpdateUserRequest,
   type User,
 } from '#contracts/generated/scriptorium/auth/v1/auth.js';
-import { callerOf, Public, requireLevel, TOKEN_ALGORITHM, TOKEN_ISSUER, type Caller } from '#common/auth.js';
+import { callerOf, GrpcAuthGuard, Public, requireLevel, TOKEN_ALGORITHM, TOKEN_ISSUER, type Caller } from '#common/auth.js';
 import { failedPrecondition, invalidArgument, notFound, permissionDenied } from '#common/errors.js';
+import { GrpcExceptionFilter } from '#common/grpc-errors.js';
 import { KeyStore } from './keys/key-store.service.js';
 import { SessionsService, ACCOUNT_DEACTIVATED, type Session } from './tokens/sessions.service.js';
 import { TokensService } from './tokens/tokens.service.js';
@@ -55,7 +56,15 @@ function sessionOf(caller: Caller): string | undefined {
   return typeof sid === 'string' ? sid : undefined;
 }
 
+/*
+ * The guard and the filter are also bound here, on the controller: startServiceApp
+ * (libs/common/src/service-app.ts) connects the gRPC microservice without
+ * `inheritAppConfig`, so with Nest 12 neither APP_GUARD nor its late useGlobalFilters
+ * call reaches the gRPC handlers. Binding them here keeps this API correct either way.
+ */
 @Controller()
+@UseGuards(GrpcAuthGuard)
+@UseFilters(GrpcExceptionFilter)
 @AuthServiceControllerMethods()
 export class AuthGrpcController implements AuthServiceController {
   constructor(
