@@ -30,10 +30,23 @@ export function keyIdOf(publicKeyPem: string): string {
 export class KeyStore implements OnModuleInit {
   private keys: SigningKeyRecord[] = [];
   private loadedAt = 0;
+  private ready: Promise<void> | undefined;
 
   constructor(@InjectRepository(SigningKeyRecord) private readonly repo: Repository<SigningKeyRecord>) {}
 
-  async onModuleInit() {
+  /**
+   * Also awaited by every use: startServiceApp opens the gRPC port before the
+   * init hooks run, so a call may arrive before onModuleInit.
+   */
+  onModuleInit(): Promise<void> {
+    this.ready ??= this.ensureKey().catch((error) => {
+      this.ready = undefined;
+      throw error;
+    });
+    return this.ready;
+  }
+
+  private async ensureKey() {
     await this.reload();
     if (this.keys.length === 0) {
       const { publicKey, privateKey } = await generateKeyPairAsync('rsa', {
@@ -59,7 +72,8 @@ export class KeyStore implements OnModuleInit {
   }
 
   /** The key new tokens are signed with: the newest generation. */
-  signingKey(): SigningKey {
+  async signingKey(): Promise<SigningKey> {
+    await this.onModuleInit();
     const [newest] = this.keys;
     if (!newest) throw new Error('KeyStore used before it was initialised');
     return { kid: newest.kid, privateKeyPem: newest.privateKeyPem };
@@ -67,6 +81,7 @@ export class KeyStore implements OnModuleInit {
 
   /** Every stored public key. `forceRefresh` re-reads the table (at most every 10 s). */
   async publicKeys(forceRefresh = false): Promise<VerificationKey[]> {
+    await this.onModuleInit();
     if (forceRefresh && Date.now() - this.loadedAt > RELOAD_AT_MOST_EVERY_MS) await this.reload();
     return this.keys.map((k) => ({ kid: k.kid, publicKeyPem: k.publicKeyPem }));
   }

@@ -113,9 +113,9 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
     await this.tokens.revokeFamily(familyId);
   }
 
-  private session(user: UserRecord, refreshToken: string, familyId: string): Session {
+  private async session(user: UserRecord, refreshToken: string, familyId: string): Promise<Session> {
     return {
-      accessToken: this.tokens.signAccessToken(user, familyId),
+      accessToken: await this.tokens.signAccessToken(user, familyId),
       refreshToken,
       expiresIn: this.tokens.accessTokenTtlSeconds,
       user,

@@ -36,8 +36,8 @@ export class TokensService {
 
   /** An RS256 JWT with the claims TokenVerifier expects. */
   /** `sid` is the refresh-token family of the session, so a caller's own session can be told apart. */
-  signAccessToken(user: UserRecord, sessionId: string): string {
-    const { kid, privateKeyPem } = this.keys.signingKey();
+  async signAccessToken(user: UserRecord, sessionId: string): Promise<string> {
+    const { kid, privateKeyPem } = await this.keys.signingKey();
     return jwt.sign(
       { username: user.username, level: user.level, lang: user.language, theme: user.theme, typ: 'access', sid: sessionId },
       privateKeyPem,
