@@ -30,7 +30,6 @@ const NAMESPACE = 'scriptorium';
 const APPS = ['gateway', 'auth', 'catalog', 'execution', 'logging', 'backup'] as const;
 const METADATA_IP = '169.254.169.254';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Manifest = Record<string, any>;
 type PodSpec = Manifest;
 
