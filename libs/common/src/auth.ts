@@ -39,7 +39,7 @@ export class TokenVerifier {
   async verify(authorization: string | undefined): Promise<Caller> {
     const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
     if (!token) throw unauthenticated('Missing bearer token: send "Authorization: Bearer <access token>" (log in to get one)');
-    const kid = jwt.decode(token, { complete: true })?.header.kid;
+    const kid = tokenKeyId(token);
     if (!kid) throw unauthenticated('Malformed access token');
     let key = (await this.keys.getKeys()).find((k) => k.kid === kid);
     key ??= (await this.keys.getKeys(true)).find((k) => k.kid === kid);
@@ -55,27 +55,38 @@ export class TokenVerifier {
       const expired = error instanceof jwt.TokenExpiredError;
       throw unauthenticated(expired ? 'Access token expired: refresh it or log in again' : 'Invalid access token');
     }
-    if (claims.typ !== 'access' || typeof claims.sub !== 'string' || !isLevel(claims.level)) {
-      throw unauthenticated('Invalid access token');
-    }
-    return {
-      userId: claims.sub,
-      username: String(claims.username ?? ''),
-      level: claims.level,
-      language: String(claims.lang ?? 'en'),
-      theme: String(claims.theme ?? 'light'),
-      authorization: `Bearer ${token}`,
-    };
+    return callerFromClaims(claims, `Bearer ${token}`);
   }
+}
+
+/** The caller described by verified access-token claims. */
+export function callerFromClaims(claims: jwt.JwtPayload, authorization: string): Caller {
+  if (claims.typ !== 'access' || typeof claims.sub !== 'string' || !isLevel(claims.level)) {
+    throw unauthenticated('Invalid access token');
+  }
+  return {
+    userId: claims.sub,
+    username: String(claims.username ?? ''),
+    level: claims.level,
+    language: String(claims.lang ?? 'en'),
+    theme: String(claims.theme ?? 'light'),
+    authorization,
+  };
+}
+
+/** The key id in a token's header, or undefined for a malformed token. */
+export function tokenKeyId(token: string): string | undefined {
+  const kid = jwt.decode(token, { complete: true })?.header.kid;
+  return typeof kid === 'string' ? kid : undefined;
 }
 
 export function requireLevel(caller: Caller, level: Level, what: string): void {
   if (!levelAtLeast(caller.level, level)) throw permissionDenied(`${what} requires level ${level}; you are ${caller.level}`);
 }
 
-const PUBLIC_KEY = 'scriptorium:public';
+export const PUBLIC_ROUTE = 'scriptorium:public';
 /** Marks a gRPC method or HTTP route that needs no caller (login, key publication, health). */
-export const Public = () => SetMetadata(PUBLIC_KEY, true);
+export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
 
 const callers = new WeakMap<object, Caller>();
 
@@ -102,7 +113,7 @@ export class GrpcAuthGuard implements CanActivate {
     const metadata = context.switchToRpc().getContext<Metadata>();
     const requestId = metadata.get(REQUEST_ID_HEADER)[0];
     return runWithRequestId(requestId ? String(requestId) : undefined, async () => {
-      const isPublic = this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, [context.getHandler(), context.getClass()]);
+      const isPublic = this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()]);
       if (isPublic) return true;
       const authorization = metadata.get('authorization')[0];
       callers.set(metadata, await this.verifier.verify(authorization ? String(authorization) : undefined));

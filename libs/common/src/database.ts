@@ -30,16 +30,18 @@ export async function openDatabase(url: string, poolSize: number, services: Serv
   };
   const dataSource = new DataSource(options);
   await dataSource.initialize();
-  const runner = dataSource.createQueryRunner();
+  // Replicas starting together must not run the same migration twice: hold an advisory
+  // lock on a connection of its own. A pool of one (the embedded database) serves a
+  // single process, which needs no lock and has no second connection to hold it.
+  const lock = poolSize > 1 ? dataSource.createQueryRunner() : undefined;
   try {
-    // Replicas starting together must not run the same migration twice.
-    await runner.query('SELECT pg_advisory_lock(7426001)');
-    for (const service of services) await runner.query(`CREATE SCHEMA IF NOT EXISTS "${service.schema}"`);
+    await lock?.query('SELECT pg_advisory_lock(7426001)');
+    for (const service of services) await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${service.schema}"`);
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     if (applied.length) rootLogger().info({ migrations: applied.map((m) => m.name) }, 'applied migrations');
   } finally {
-    await runner.query('SELECT pg_advisory_unlock(7426001)').catch(() => undefined);
-    await runner.release();
+    await lock?.query('SELECT pg_advisory_unlock(7426001)').catch(() => undefined);
+    await lock?.release();
   }
   return dataSource;
 }

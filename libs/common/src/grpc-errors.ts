@@ -1,17 +1,29 @@
-import { Catch, type ArgumentsHost, type RpcExceptionFilter } from '@nestjs/common';
+import { Catch, HttpException, type ArgumentsHost, type RpcExceptionFilter } from '@nestjs/common';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { RpcException } from '@nestjs/microservices';
-import { throwError, type Observable } from 'rxjs';
+import { EMPTY, throwError, type Observable } from 'rxjs';
 import { DomainError, toGrpcError } from './errors.js';
 import { rootLogger } from './logger.js';
 
-/** Maps what a gRPC handler throws to a gRPC status: domain errors keep their code, the rest become INTERNAL. */
+/**
+ * Maps what a gRPC handler throws to a gRPC status: domain errors keep their code,
+ * the rest become INTERNAL. A service's only HTTP routes are its health probes, whose
+ * errors pass through as Nest's own.
+ */
 @Catch()
 export class GrpcExceptionFilter implements RpcExceptionFilter {
-  catch(exception: unknown, _host: ArgumentsHost): Observable<never> {
+  catch(exception: unknown, host: ArgumentsHost): Observable<never> {
+    if (host.getType() === 'http') return this.http(exception, host);
     if (exception instanceof DomainError) return throwError(() => toGrpcError(exception));
     if (exception instanceof RpcException) return throwError(() => exception.getError());
     rootLogger().error({ err: exception }, 'unhandled error in gRPC handler');
     return throwError(() => ({ code: GrpcStatus.INTERNAL, message: 'Internal error' }));
+  }
+
+  private http(exception: unknown, host: ArgumentsHost): Observable<never> {
+    const res = host.switchToHttp().getResponse<{ status(code: number): { json(body: unknown): void } }>();
+    const status = exception instanceof HttpException ? exception.getStatus() : 500;
+    res.status(status).json(exception instanceof HttpException ? exception.getResponse() : { statusCode: 500, message: 'Internal error' });
+    return EMPTY;
   }
 }

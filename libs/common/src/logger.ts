@@ -18,6 +18,13 @@ export function rootLogger(): Logger {
   return root;
 }
 
+/**
+ * Nest's start-up chatter (one line per module and route) and the warning that
+ * several apps of one process register a default DataSource (all-in-one does so
+ * on purpose, each app in its own container) are debug detail, not news.
+ */
+const QUIET_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory', 'NestApplication', 'NestMicroservice', 'DataSourceNameRegistry']);
+
 /** Nest's logger interface over pino, one per service so lines say where they come from. */
 export class JsonLogger implements LoggerService {
   private readonly logger: Logger;
@@ -27,13 +34,13 @@ export class JsonLogger implements LoggerService {
   }
 
   log(message: unknown, context?: string) {
-    this.write('info', message, context);
+    this.write(QUIET_CONTEXTS.has(context ?? '') ? 'debug' : 'info', message, context);
   }
   error(message: unknown, trace?: string, context?: string) {
     this.logger.error({ context, trace }, String(message));
   }
   warn(message: unknown, context?: string) {
-    this.write('warn', message, context);
+    this.write(QUIET_CONTEXTS.has(context ?? '') ? 'debug' : 'warn', message, context);
   }
   debug(message: unknown, context?: string) {
     this.write('debug', message, context);

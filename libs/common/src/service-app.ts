@@ -29,6 +29,16 @@ export interface ServiceApp<C extends ServiceConfig> {
   module(deps: ServiceDeps<C>): DynamicModule;
 }
 
+/**
+ * The process opens and closes the database (in all-in-one several apps share one
+ * DataSource), so the view handed to Nest ignores its close-on-shutdown.
+ */
+function ownedByProcess(dataSource: DataSource): DataSource {
+  return new Proxy(dataSource, {
+    get: (target, property) => (property === 'destroy' ? async () => undefined : Reflect.get(target, property, target)),
+  });
+}
+
 /** Database, bus and health endpoints, shared by every service module. */
 @Global()
 @Module({})
@@ -39,7 +49,7 @@ export class ServiceCoreModule {
       imports: [
         TypeOrmModule.forRootAsync({
           useFactory: () => deps.dataSource.options,
-          dataSourceFactory: async () => deps.dataSource,
+          dataSourceFactory: async () => ownedByProcess(deps.dataSource),
         }),
         HealthModule.forChecks({
           useFactory: () => [
@@ -61,11 +71,12 @@ export class ServiceCoreModule {
 /** Creates the Nest app of a service, serves its gRPC API, and its health endpoints when HTTP_PORT > 0. */
 export async function startServiceApp<C extends ServiceConfig>(app: ServiceApp<C>, deps: ServiceDeps<C>): Promise<INestApplication> {
   const nest = await NestFactory.create(app.module(deps), { logger: new JsonLogger(app.name), abortOnError: false });
-  const microservice = nest.connectMicroservice(grpcServerOptions(app.name, deps.config.GRPC_LISTEN));
-  microservice.useGlobalFilters(new GrpcExceptionFilter());
+  nest.useGlobalFilters(new GrpcExceptionFilter());
+  nest.connectMicroservice(grpcServerOptions(app.name, deps.config.GRPC_LISTEN), { inheritAppConfig: true });
+  // Start-up hooks (migrations done, key store, initial scans) run before the API opens.
+  await nest.init();
   await nest.startAllMicroservices();
   if (deps.config.HTTP_PORT > 0) await nest.listen(deps.config.HTTP_PORT, '0.0.0.0');
-  else await nest.init();
   rootLogger().info({ service: app.name, grpc: deps.config.GRPC_LISTEN, http: deps.config.HTTP_PORT || undefined }, 'service started');
   return nest;
 }

@@ -1,0 +1,27 @@
+import { Module } from '@nestjs/common';
+import { ServiceAuthModule } from '#common/auth-keys.js';
+import { grpcClientsModule } from '#common/grpc.js';
+import { ServiceCoreModule, type ServiceApp } from '#common/service-app.js';
+import { ExecutionConfig } from './execution.config.js';
+import { CreateExecutions1764000000000 } from './migrations/1764000000000-create-executions.js';
+import { ExecutionRecord } from './runs/execution.entity.js';
+import { RunsModule } from './runs/runs.module.js';
+
+@Module({})
+class ExecutionAppModule {}
+
+export const executionApp: ServiceApp<ExecutionConfig> = {
+  name: 'execution',
+  configClass: ExecutionConfig,
+  required: ['AUTH_GRPC_URL', 'CATALOG_GRPC_URL'],
+  schema: { schema: 'execution', entities: [ExecutionRecord], migrations: [CreateExecutions1764000000000] },
+  module: (deps) => ({
+    module: ExecutionAppModule,
+    imports: [
+      ServiceCoreModule.forRoot(deps),
+      ServiceAuthModule.forRoot(deps.config.AUTH_GRPC_URL!),
+      { ...grpcClientsModule({ catalog: deps.config.CATALOG_GRPC_URL! }), global: true },
+      RunsModule,
+    ],
+  }),
+};

@@ -1,0 +1,4 @@
+import { runServiceProcess } from '#common/service-app.js';
+import { executionApp } from './execution.app.js';
+
+await runServiceProcess(executionApp);

@@ -1,0 +1,75 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { ExecutionState } from '#contracts/execution-states.js';
+import type { LaunchSpec } from '../runtime/launch-spec.js';
+
+@Entity({ schema: 'execution', name: 'executions' })
+export class ExecutionRecord {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'script_id', type: 'text' })
+  scriptId: string;
+
+  @Column({ name: 'script_name', type: 'text' })
+  scriptName: string;
+
+  @Column({ name: 'group_id', type: 'text' })
+  groupId: string;
+
+  @Column({ name: 'user_id', type: 'text' })
+  userId: string;
+
+  @Column({ type: 'text' })
+  username: string;
+
+  @Column({ type: 'text' })
+  state: ExecutionState;
+
+  @Column({ name: 'state_reason', type: 'text', default: '' })
+  stateReason: string;
+
+  /** Parameters as given, secrets masked: what history shows. */
+  @Column({ name: 'parameters', type: 'jsonb' })
+  parameters: Record<string, unknown>;
+
+  /** Everything a runtime needs to start the run (secrets included); cleared when the run ends. */
+  @Column({ name: 'launch_spec', type: 'jsonb', nullable: true })
+  launchSpec: LaunchSpec | null;
+
+  @Column({ name: 'idempotency_key', type: 'text', nullable: true })
+  idempotencyKey: string | null;
+
+  @Column({ name: 'project_id', type: 'text' })
+  projectId: string;
+
+  @Column({ name: 'exit_code', type: 'integer', nullable: true })
+  exitCode: number | null;
+
+  @Column({ type: 'integer', default: 0 })
+  progress: number;
+
+  @Column({ name: 'progress_message', type: 'text', default: '' })
+  progressMessage: string;
+
+  @Column({ type: 'jsonb', nullable: true })
+  result: unknown;
+
+  @Column({ type: 'text', default: '' })
+  error: string;
+
+  @Column({ name: 'owner_instance', type: 'text', nullable: true })
+  ownerInstance: string | null;
+
+  /** Increases with every change, so consumers can drop stale snapshots. */
+  @Column({ type: 'integer', default: 1 })
+  version: number;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
+  startedAt: Date | null;
+
+  @Column({ name: 'finished_at', type: 'timestamptz', nullable: true })
+  finishedAt: Date | null;
+}

@@ -1,0 +1,70 @@
+import { Controller } from '@nestjs/common';
+import type { Metadata } from '@grpc/grpc-js';
+import { map, type Observable } from 'rxjs';
+import {
+  ExecutionServiceControllerMethods,
+  type CancelExecutionRequest,
+  type Execution,
+  type ExecutionServiceController,
+  type GetExecutionRequest,
+  type ListExecutionsRequest,
+  type ListExecutionsResponse,
+  type RunScriptRequest,
+  type WatchExecutionRequest,
+} from '#contracts/generated/scriptorium/execution/v1/execution.js';
+import { callerOf } from '#common/auth.js';
+import type { ExecutionRecord } from './execution.entity.js';
+import { RunsService } from './runs.service.js';
+
+export function toExecutionMessage(run: ExecutionRecord): Execution {
+  const end = run.finishedAt ?? (run.startedAt ? new Date() : null);
+  return {
+    id: run.id,
+    scriptId: run.scriptId,
+    scriptName: run.scriptName,
+    groupId: run.groupId,
+    userId: run.userId,
+    username: run.username,
+    state: run.state,
+    stateReason: run.stateReason,
+    parametersJson: JSON.stringify(run.parameters),
+    hasExitCode: run.exitCode !== null && run.exitCode !== undefined,
+    exitCode: run.exitCode ?? 0,
+    createdAt: run.createdAt.toISOString(),
+    startedAt: run.startedAt?.toISOString() ?? '',
+    finishedAt: run.finishedAt?.toISOString() ?? '',
+    durationMs: run.startedAt && end ? end.getTime() - run.startedAt.getTime() : 0,
+    progress: run.progress,
+    progressMessage: run.progressMessage,
+    resultJson: run.result === null || run.result === undefined ? '' : JSON.stringify(run.result),
+    error: run.error,
+    projectId: run.projectId,
+  };
+}
+
+@Controller()
+@ExecutionServiceControllerMethods()
+export class RunsGrpcController implements ExecutionServiceController {
+  constructor(private readonly runs: RunsService) {}
+
+  async runScript(request: RunScriptRequest, metadata?: Metadata): Promise<Execution> {
+    return toExecutionMessage(await this.runs.submit(callerOf(metadata), request));
+  }
+
+  async getExecution(request: GetExecutionRequest, metadata?: Metadata): Promise<Execution> {
+    return toExecutionMessage(await this.runs.get(callerOf(metadata), request.executionId));
+  }
+
+  async listExecutions(request: ListExecutionsRequest, metadata?: Metadata): Promise<ListExecutionsResponse> {
+    const page = await this.runs.list(callerOf(metadata), request);
+    return { executions: page.runs.map(toExecutionMessage), nextPageToken: page.nextPageToken };
+  }
+
+  async cancelExecution(request: CancelExecutionRequest, metadata?: Metadata): Promise<Execution> {
+    return toExecutionMessage(await this.runs.cancel(callerOf(metadata), request.executionId));
+  }
+
+  watchExecution(request: WatchExecutionRequest, metadata?: Metadata): Observable<Execution> {
+    return this.runs.watch(callerOf(metadata), request.executionId).pipe(map(toExecutionMessage));
+  }
+}

@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Brackets, type Repository } from 'typeorm';
+import { Observable } from 'rxjs';
+import { isTerminal } from '#contracts/execution-states.js';
+import { Subjects } from '#contracts/subjects.js';
+import type { Caller } from '#common/auth.js';
+import { EventBus } from '#common/bus.js';
+import { failedPrecondition, invalidArgument, notFound, permissionDenied } from '#common/errors.js';
+import { CatalogClient } from '../catalog/catalog.client.js';
+import type { ExecutionConfig } from '../execution.config.js';
+import { launchArguments } from '../parameters/launch-arguments.js';
+import { ParameterValidator } from '../parameters/parameter-validator.js';
+import { ExecutionRecord } from './execution.entity.js';
+import { RunDispatcher } from './run-dispatcher.service.js';
+import { RunStateStore, snapshotOf } from './run-state.store.js';
+
+export interface RunRequest {
+  scriptId: string;
+  parametersJson: string;
+  projectId: string;
+  idempotencyKey: string;
+  language: string;
+}
+
+export interface RunPage {
+  runs: ExecutionRecord[];
+  nextPageToken: string;
+}
+
+const DEFAULT_PROJECT = 'default';
+
+@Injectable()
+export class RunsService {
+  private readonly validator = new ParameterValidator();
+
+  constructor(
+    @InjectRepository(ExecutionRecord) private readonly runs: Repository<ExecutionRecord>,
+    @Inject('SERVICE_CONFIG') private readonly config: ExecutionConfig,
+    private readonly catalog: CatalogClient,
+    private readonly dispatcher: RunDispatcher,
+    private readonly state: RunStateStore,
+    private readonly bus: EventBus,
+  ) {}
+
+  /** Validates and stores a run (queued) and wakes the dispatcher. A repeated idempotency key returns the first run. */
+  async submit(caller: Caller, request: RunRequest): Promise<ExecutionRecord> {
+    const idempotencyKey = request.idempotencyKey.trim() || null;
+    if (idempotencyKey && idempotencyKey.length > 200) throw invalidArgument('Idempotency key must be at most 200 characters');
+    if (idempotencyKey) {
+      const earlier = await this.runs.findOneBy({ userId: caller.userId, idempotencyKey });
+      if (earlier) return earlier;
+    }
+    const language = request.language || caller.language;
+    let parameters: Record<string, unknown>;
+    try {
+      parameters = request.parametersJson.trim() ? JSON.parse(request.parametersJson) : {};
+    } catch {
+      throw invalidArgument('parameters must be a JSON object, e.g. {"name": "Ada"}');
+    }
+    if (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters)) {
+      throw invalidArgument('parameters must be a JSON object, e.g. {"name": "Ada"}');
+    }
+    const script = await this.catalog.getScript(request.scriptId, language, caller.authorization);
+    if (!script.valid) throw failedPrecondition(`Script ${script.id} cannot run: ${script.error}`);
+    const problems = this.validator.validate(script.parametersSchemaJson, parameters, language);
+    if (Object.keys(problems).length) {
+      const list = Object.entries(problems).map(([field, message]) => `${field} ${message}`).join('; ');
+      throw invalidArgument(`Invalid parameters: ${list}`, problems);
+    }
+    const projectId = request.projectId || DEFAULT_PROJECT;
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(projectId)) throw invalidArgument('projectId may hold only letters, digits, "-" and "_"');
+    const workingDir = resolve(this.config.DATA_DIR, 'projects', caller.userId, script.groupId, projectId);
+    const launch = launchArguments(script.parametersSchemaJson, parameters);
+    const standard = [
+      '--data-dir', workingDir,
+      '--user-level', caller.level,
+      '--port', '0',
+      '--project-id', projectId,
+      '--project-name', projectId === DEFAULT_PROJECT ? 'Default' : projectId,
+      '--theme', caller.theme,
+      '--language', language,
+    ];
+    const id = randomUUID();
+    const record = this.runs.create({
+      id,
+      scriptId: script.id,
+      scriptName: script.name,
+      groupId: script.groupId,
+      userId: caller.userId,
+      username: caller.username,
+      state: 'queued',
+      parameters: launch.masked,
+      idempotencyKey,
+      projectId,
+      launchSpec: {
+        executionId: id,
+        interpreter: script.runtime!.interpreter,
+        scriptPath: script.runtime!.path,
+        scriptSource: script.runtime!.source,
+        args: [...standard, ...launch.args],
+        env: launch.env,
+        workingDir,
+        timeoutSeconds: script.timeoutSeconds > 0 ? script.timeoutSeconds : this.config.DEFAULT_TIMEOUT_SECONDS,
+      },
+    });
+    try {
+      await this.runs.insert(record as never);
+    } catch (error) {
+      // A concurrent submission with the same key won the insert: answer with its run.
+      if (idempotencyKey && (error as { code?: string }).code === '23505') {
+        return this.runs.findOneByOrFail({ userId: caller.userId, idempotencyKey });
+      }
+      throw error;
+    }
+    this.bus.publish(Subjects.runCreated, { run: snapshotOf(record) });
+    this.dispatcher.kick();
+    return record;
+  }
+
+  /** A run the caller may see; someone else's run is reported missing so ids cannot be probed. */
+  async get(caller: Caller, id: string): Promise<ExecutionRecord> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound(`Execution ${id} not found`);
+    const run = await this.runs.findOneBy({ id });
+    if (!run || (run.userId !== caller.userId && caller.level !== 'admin')) throw notFound(`Execution ${id} not found`);
+    return run;
+  }
+
+  async list(caller: Caller, options: { pageSize: number; pageToken: string; scriptId: string; state: string; allUsers: boolean }): Promise<RunPage> {
+    if (options.allUsers && caller.level !== 'admin') throw permissionDenied('Listing every user\'s runs requires level admin');
+    const pageSize = Math.min(Math.max(options.pageSize || 50, 1), 200);
+    const query = this.runs.createQueryBuilder('e').orderBy('e.created_at', 'DESC').addOrderBy('e.id', 'DESC').take(pageSize + 1);
+    if (!options.allUsers) query.andWhere('e.user_id = :userId', { userId: caller.userId });
+    if (options.scriptId) query.andWhere('e.script_id = :scriptId', { scriptId: options.scriptId });
+    if (options.state) query.andWhere('e.state = :state', { state: options.state });
+    if (options.pageToken) {
+      const [createdAt, id] = Buffer.from(options.pageToken, 'base64url').toString().split('|');
+      if (!createdAt || !id || Number.isNaN(Date.parse(createdAt))) throw invalidArgument('pageToken is not a token this service issued');
+      query.andWhere(
+        new Brackets((w) => w.where('e.created_at < :createdAt', { createdAt }).orWhere('e.created_at = :createdAt AND e.id < :id', { createdAt, id })),
+      );
+    }
+    const rows = await query.getMany();
+    const page = rows.slice(0, pageSize);
+    const last = page.at(-1);
+    return {
+      runs: page,
+      nextPageToken: rows.length > pageSize && last ? Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url') : '',
+    };
+  }
+
+  async cancel(caller: Caller, id: string): Promise<ExecutionRecord> {
+    const run = await this.get(caller, id);
+    if (isTerminal(run.state)) throw failedPrecondition(`Execution ${id} already ended (${run.state})`);
+    const dequeued = await this.state.transition(id, ['queued'], 'cancelled', `cancelled by ${caller.username} before it started`, {
+      finishedAt: new Date(),
+      launchSpec: null,
+    });
+    if (dequeued) {
+      this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true });
+      return dequeued;
+    }
+    this.dispatcher.stop(id, 'cancelled');
+    return this.get(caller, id);
+  }
+
+  /** The run now, then each newer version until it ends; reads are chained so versions never go backwards. */
+  watch(caller: Caller, id: string): Observable<ExecutionRecord> {
+    return new Observable<ExecutionRecord>((observer) => {
+      let version = 0;
+      const emit = (run: ExecutionRecord | null) => {
+        if (!run || run.version <= version) return;
+        version = run.version;
+        observer.next(run);
+        if (isTerminal(run.state)) observer.complete();
+      };
+      let chain = this.get(caller, id).then(emit);
+      chain.catch((error) => observer.error(error));
+      const unsubscribe = this.bus.subscribe(Subjects.runUpdated, (event) => {
+        if (event.run.executionId !== id || event.run.version <= version) return;
+        chain = chain.then(() => this.runs.findOneBy({ id })).then(emit, () => undefined);
+      });
+      return unsubscribe;
+    });
+  }
+}

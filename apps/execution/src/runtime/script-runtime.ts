@@ -1,0 +1,30 @@
+import type { LaunchSpec } from './launch-spec.js';
+
+export type StopReason = 'timeout' | 'cancelled';
+
+export interface RunExit {
+  exitCode: number | null;
+  signal: string | null;
+  /** Set when the platform stopped the run. */
+  stoppedFor?: StopReason;
+}
+
+/** What a runtime reports about a run it started. */
+export interface RunObserver {
+  started(): void;
+  stdout(chunk: string): void;
+  stderr(chunk: string): void;
+  exited(exit: RunExit): void;
+  /** The run could not be started at all. */
+  failedToStart(message: string): void;
+}
+
+export interface RunHandle {
+  /** Graceful stop (SIGTERM or pod delete), then forced after `graceSeconds`. */
+  stop(reason: StopReason, graceSeconds: number): void;
+}
+
+/** Starts runs: a local child process, or a Kubernetes pod. */
+export abstract class ScriptRuntime {
+  abstract start(spec: LaunchSpec, observer: RunObserver): RunHandle;
+}

@@ -1,0 +1,113 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { firstValueFrom, lastValueFrom, reduce } from 'rxjs';
+import type { Caller } from '#common/auth.js';
+import { grpcErrorToHttp } from '#common/errors.js';
+import { callMetadata } from '#common/grpc.js';
+import { CurrentCaller } from '../auth/current-caller.decorator.js';
+import { KEEPALIVE_MS, LiveRunStream } from '../live/live-run-stream.js';
+import { ServiceClients } from '../service-clients.js';
+import { ListExecutionsQuery, LogQuery, RunScriptDto } from './dto.js';
+import { executionView } from './execution-view.js';
+
+@Controller('api/v1/executions')
+export class ExecutionsController {
+  constructor(
+    private readonly clients: ServiceClients,
+    private readonly live: LiveRunStream,
+  ) {}
+
+  /** Starts a run. Send `Idempotency-Key` so a retried request never starts a second run. */
+  @Post()
+  @HttpCode(202)
+  async run(@CurrentCaller() caller: Caller, @Body() body: RunScriptDto, @Headers('idempotency-key') idempotencyKey = '') {
+    const execution = await firstValueFrom(
+      this.clients.execution.runScript(
+        {
+          scriptId: body.scriptId,
+          parametersJson: JSON.stringify(body.parameters ?? {}),
+          projectId: body.projectId ?? '',
+          idempotencyKey,
+          language: body.language ?? '',
+        },
+        callMetadata(caller.authorization),
+      ),
+    );
+    return executionView(execution);
+  }
+
+  @Get()
+  async list(@CurrentCaller() caller: Caller, @Query() query: ListExecutionsQuery) {
+    const page = await firstValueFrom(
+      this.clients.execution.listExecutions(
+        {
+          pageSize: query.pageSize ?? 50,
+          pageToken: query.pageToken ?? '',
+          scriptId: query.scriptId ?? '',
+          state: query.state ?? '',
+          allUsers: query.allUsers ?? false,
+        },
+        callMetadata(caller.authorization),
+      ),
+    );
+    return { items: page.executions.map(executionView), nextPageToken: page.nextPageToken || null };
+  }
+
+  @Get(':id')
+  async get(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+    return executionView(await firstValueFrom(this.clients.execution.getExecution({ executionId: id }, callMetadata(caller.authorization))));
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(202)
+  async cancel(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+    return executionView(await firstValueFrom(this.clients.execution.cancelExecution({ executionId: id }, callMetadata(caller.authorization))));
+  }
+
+  /** The stored log: JSON lines (paged by `after`/`limit`) or the whole log as plain text. */
+  @Get(':id/log')
+  async log(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: LogQuery, @Res() res: Response) {
+    const metadata = callMetadata(caller.authorization);
+    if (query.format === 'text') {
+      const lines = await lastValueFrom(
+        this.clients.logging.tailLog({ executionId: id, afterSequence: 0, follow: false }, metadata).pipe(reduce((all, chunk) => all.concat(chunk.lines), [] as { text: string }[])),
+      );
+      res.type('text/plain; charset=utf-8').setHeader('Content-Disposition', `attachment; filename="execution-${id}.log"`);
+      return res.send(lines.map((l) => l.text).join('\n') + (lines.length ? '\n' : ''));
+    }
+    const chunk = await firstValueFrom(this.clients.logging.getLog({ executionId: id, afterSequence: query.after ?? 0, limit: query.limit ?? 1000 }, metadata));
+    return res.json({ executionId: id, lines: chunk.lines, complete: chunk.complete });
+  }
+
+  /**
+   * Live run events as Server-Sent Events; each line event's id is its sequence,
+   * so EventSource resumes with Last-Event-ID after a reconnect.
+   */
+  @Get(':id/events')
+  events(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: LogQuery, @Req() req: Request, @Res() res: Response) {
+    const lastEventId = Number(req.headers['last-event-id'] ?? query.after ?? 0);
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    const subscription = this.live.events(caller, id, Number.isFinite(lastEventId) ? lastEventId : 0).subscribe({
+      next: (event) => {
+        const idLine = event.type === 'lines' && event.lines.length ? `id: ${event.lines.at(-1)!.sequence}\n` : '';
+        res.write(`${idLine}event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      },
+      error: (error) => {
+        const mapped = grpcErrorToHttp(error);
+        res.write(`event: error\ndata: ${JSON.stringify({ status: mapped?.status ?? 500, message: mapped?.body.message ?? 'Internal error' })}\n\n`);
+        res.end();
+      },
+      complete: () => res.end(),
+    });
+    req.on('close', () => {
+      clearInterval(keepalive);
+      subscription.unsubscribe();
+    });
+  }
+}

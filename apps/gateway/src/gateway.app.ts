@@ -1,0 +1,31 @@
+import 'reflect-metadata';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { ValidationPipe, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { JsonLogger, rootLogger } from '#common/logger.js';
+import { PROJECT_ROOT } from '#common/paths.js';
+import type { GatewayConfig } from './gateway.config.js';
+import { GatewayModule } from './gateway.module.js';
+import { LiveSocketServer } from './live/live-socket.server.js';
+
+/** Builds and starts the HTTP edge: REST, OpenAPI at /api/docs, live streams, and the web UI. */
+export async function startGateway(config: GatewayConfig): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config), {
+    logger: new JsonLogger('gateway'),
+    bodyParser: false,
+  });
+  app.useBodyParser('json', { limit: '1mb' });
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.disable('x-powered-by');
+  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+  app.useStaticAssets(join(PROJECT_ROOT, 'apps/gateway/web'), { index: 'index.html' });
+  const openapi = SwaggerModule.createDocument(app, new DocumentBuilder().setTitle('Scriptorium').setVersion('v1').addBearerAuth().build());
+  SwaggerModule.setup('api/docs', app, openapi);
+  app.get(LiveSocketServer).attach(app.getHttpServer() as Server);
+  await app.listen(config.HTTP_PORT, config.HTTP_HOST);
+  rootLogger().info({ service: 'gateway', port: config.HTTP_PORT }, 'gateway started');
+  return app;
+}

@@ -1,0 +1,61 @@
+import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { PassportModule } from '@nestjs/passport';
+import type { NextFunction, Request, Response } from 'express';
+import { GrpcVerificationKeySource } from '#common/auth-keys.js';
+import { VerificationKeySource } from '#common/auth.js';
+import { grpcClientsModule } from '#common/grpc.js';
+import { REQUEST_ID_HEADER, runWithRequestId } from '#common/request-context.js';
+import { randomUUID } from 'node:crypto';
+import { AuthController } from './auth/auth.controller.js';
+import { JwtAuthGuard } from './auth/jwt-auth.guard.js';
+import { JwtStrategy } from './auth/jwt.strategy.js';
+import { CatalogController } from './catalog/catalog.controller.js';
+import { ExecutionsController } from './executions/executions.controller.js';
+import type { GatewayConfig } from './gateway.config.js';
+import { GatewayHealthController } from './health/health.controller.js';
+import { HttpErrorFilter } from './http-exception.filter.js';
+import { LiveRunStream } from './live/live-run-stream.js';
+import { LiveSocketServer } from './live/live-socket.server.js';
+import { ServiceClients } from './service-clients.js';
+
+/** Gives every request an id (kept from X-Request-Id when sent), echoed back and carried into gRPC calls and logs. */
+function requestId(req: Request, res: Response, next: NextFunction) {
+  const given = req.header(REQUEST_ID_HEADER);
+  const id = given && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+  res.setHeader(REQUEST_ID_HEADER, id);
+  runWithRequestId(id, next);
+}
+
+@Module({})
+export class GatewayModule implements NestModule {
+  static forRoot(config: GatewayConfig): DynamicModule {
+    return {
+      module: GatewayModule,
+      imports: [
+        PassportModule,
+        grpcClientsModule({
+          auth: config.AUTH_GRPC_URL,
+          catalog: config.CATALOG_GRPC_URL,
+          execution: config.EXECUTION_GRPC_URL,
+          logging: config.LOGGING_GRPC_URL,
+          backup: config.BACKUP_GRPC_URL,
+        }),
+      ],
+      controllers: [GatewayHealthController, AuthController, CatalogController, ExecutionsController],
+      providers: [
+        ServiceClients,
+        LiveRunStream,
+        LiveSocketServer,
+        JwtStrategy,
+        { provide: VerificationKeySource, useClass: GrpcVerificationKeySource },
+        { provide: APP_GUARD, useClass: JwtAuthGuard },
+        { provide: APP_FILTER, useClass: HttpErrorFilter },
+      ],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer) {
+    consumer.apply(requestId).forRoutes('*');
+  }
+}

@@ -1,0 +1,22 @@
+import { Module } from '@nestjs/common';
+import { ServiceAuthModule } from '#common/auth-keys.js';
+import { ServiceCoreModule, type ServiceApp } from '#common/service-app.js';
+import { LoggingConfig } from './logging.config.js';
+import { LogChunkRecord } from './logs/log-chunk.entity.js';
+import { LogStream } from './logs/log-stream.entity.js';
+import { LogsModule } from './logs/logs.module.js';
+import { CreateLogs1764000000000 } from './migrations/1764000000000-create-logs.js';
+
+@Module({})
+class LoggingAppModule {}
+
+export const loggingApp: ServiceApp<LoggingConfig> = {
+  name: 'logging',
+  configClass: LoggingConfig,
+  required: ['AUTH_GRPC_URL'],
+  schema: { schema: 'logging', entities: [LogStream, LogChunkRecord], migrations: [CreateLogs1764000000000] },
+  module: (deps) => ({
+    module: LoggingAppModule,
+    imports: [ServiceCoreModule.forRoot(deps), ServiceAuthModule.forRoot(deps.config.AUTH_GRPC_URL!), LogsModule],
+  }),
+};

@@ -1,0 +1,117 @@
+import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, MoreThan } from 'typeorm';
+import type { OutputLine, OutputProducedEvent, RunCreatedEvent } from '#contracts/events.js';
+import { Subjects } from '#contracts/subjects.js';
+import { EventBus } from '#common/bus.js';
+import { LogChunkRecord } from './log-chunk.entity.js';
+import { LogStream } from './log-stream.entity.js';
+
+interface PendingBatch {
+  userId: string;
+  lines: OutputLine[];
+  final: boolean;
+}
+
+/**
+ * Stores output batches in sequence order, one execution at a time. Batches that
+ * arrive while a write is in flight are merged into the next write, so a flood of
+ * small batches becomes a few large rows. After each write the stored lines are
+ * announced on the bus, which feeds every replica's live tails.
+ */
+@Injectable()
+export class LogStore implements OnModuleInit, OnModuleDestroy {
+  private readonly pending = new Map<string, PendingBatch>();
+  private readonly writing = new Set<string>();
+  private unsubscribe: (() => void)[] = [];
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly bus: EventBus,
+  ) {}
+
+  onModuleInit() {
+    this.unsubscribe = [
+      this.bus.subscribe(Subjects.outputProduced, (e) => this.accept(e), { queue: 'logging' }),
+      this.bus.subscribe(Subjects.runCreated, (e) => this.register(e), { queue: 'logging' }),
+    ];
+  }
+
+  onModuleDestroy() {
+    this.unsubscribe.forEach((u) => u());
+  }
+
+  private async register(event: RunCreatedEvent) {
+    await this.db.query(
+      `INSERT INTO logging.log_streams (execution_id, user_id) VALUES ($1, $2) ON CONFLICT (execution_id) DO NOTHING`,
+      [event.run.executionId, event.run.userId],
+    );
+  }
+
+  private accept(event: OutputProducedEvent) {
+    const batch = this.pending.get(event.executionId);
+    if (batch) {
+      batch.lines.push(...event.lines);
+      batch.final ||= event.final;
+    } else {
+      this.pending.set(event.executionId, { userId: event.userId, lines: [...event.lines], final: event.final });
+    }
+    if (!this.writing.has(event.executionId)) void this.drain(event.executionId);
+  }
+
+  private async drain(executionId: string) {
+    this.writing.add(executionId);
+    try {
+      for (let batch = this.pending.get(executionId); batch; batch = this.pending.get(executionId)) {
+        this.pending.delete(executionId);
+        await this.write(executionId, batch);
+      }
+    } finally {
+      this.writing.delete(executionId);
+    }
+  }
+
+  private async write(executionId: string, batch: PendingBatch) {
+    // Redelivered lines (same sequence) are dropped, so a replayed batch is harmless.
+    const lines = batch.lines.sort((a, b) => a.sequence - b.sequence);
+    const last = lines.at(-1)?.sequence ?? 0;
+    await this.db.query(
+      `INSERT INTO logging.log_streams (execution_id, user_id, line_count, complete) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (execution_id) DO UPDATE SET line_count = GREATEST(log_streams.line_count, EXCLUDED.line_count),
+         complete = log_streams.complete OR EXCLUDED.complete`,
+      [executionId, batch.userId, last, batch.final],
+    );
+    if (lines.length) {
+      await this.db.query(
+        `INSERT INTO logging.log_chunks (execution_id, first_sequence, last_sequence, lines) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING`,
+        [executionId, lines[0].sequence, last, JSON.stringify(lines)],
+      );
+    }
+    this.bus.publish(Subjects.linesStored, { executionId, lines, final: batch.final });
+  }
+
+  findStream(executionId: string): Promise<LogStream | null> {
+    return this.db.getRepository(LogStream).findOneBy({ executionId });
+  }
+
+  /** Stored lines after `afterSequence`, in order, at most `limit`; read a few chunks at a time. */
+  async read(executionId: string, afterSequence: number, limit = Number.MAX_SAFE_INTEGER): Promise<OutputLine[]> {
+    const lines: OutputLine[] = [];
+    let after = afterSequence;
+    for (;;) {
+      const chunks = await this.db.getRepository(LogChunkRecord).find({
+        where: { executionId, lastSequence: MoreThan(after) },
+        order: { firstSequence: 'ASC' },
+        take: 20,
+      });
+      for (const line of chunks.flatMap((c) => c.lines)) {
+        if (line.sequence <= after) continue;
+        lines.push(line);
+        after = line.sequence;
+        if (lines.length >= limit) return lines;
+      }
+      if (chunks.length < 20) return lines;
+    }
+  }
+}

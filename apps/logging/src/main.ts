@@ -1,0 +1,4 @@
+import { runServiceProcess } from '#common/service-app.js';
+import { loggingApp } from './logging.app.js';
+
+await runServiceProcess(loggingApp);
