@@ -1,9 +1,14 @@
 import { Catch, HttpException, type ArgumentsHost, type RpcExceptionFilter } from '@nestjs/common';
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import { Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { RpcException } from '@nestjs/microservices';
 import { EMPTY, throwError, type Observable } from 'rxjs';
 import { DomainError, toGrpcError } from './errors.js';
 import { rootLogger } from './logger.js';
+
+function isServiceError(error: unknown): error is ServiceError {
+  const e = error as Partial<ServiceError>;
+  return typeof e?.code === 'number' && typeof e.details === 'string' && e.metadata instanceof Metadata && e.code !== GrpcStatus.INTERNAL;
+}
 
 /**
  * Maps what a gRPC handler throws to a gRPC status: domain errors keep their code,
@@ -16,6 +21,10 @@ export class GrpcExceptionFilter implements RpcExceptionFilter {
     if (host.getType() === 'http') return this.http(exception, host);
     if (exception instanceof DomainError) return throwError(() => toGrpcError(exception));
     if (exception instanceof RpcException) return throwError(() => exception.getError());
+    if (isServiceError(exception)) {
+      // A peer's answer (e.g. catalog's NOT_FOUND seen by execution) keeps its status and details.
+      return throwError(() => ({ code: exception.code, message: exception.details, metadata: exception.metadata }));
+    }
     rootLogger().error({ err: exception }, 'unhandled error in gRPC handler');
     return throwError(() => ({ code: GrpcStatus.INTERNAL, message: 'Internal error' }));
   }
