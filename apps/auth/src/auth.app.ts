@@ -1,17 +1,20 @@
 import { Module } from '@nestjs/common';
 import { ServiceCoreModule, type ServiceApp } from '#common/service-app.js';
+import { ApiTokensModule } from './api-tokens/api-tokens.module.js';
+import { AuditModule } from './audit/audit.module.js';
 import { AuthConfig } from './auth.config.js';
 import { AuthGrpcController } from './auth.grpc.js';
 import { KeysModule } from './keys/keys.module.js';
 import { SigningKeyRecord } from './keys/signing-key.entity.js';
 import { CreateAuth1764100000000 } from './migrations/1764100000000-create-auth.js';
+import { ApiTokensAudit1764200000000 } from './migrations/1764200000000-api-tokens-audit.js';
 import { RefreshTokenRecord } from './tokens/refresh-token.entity.js';
 import { TokensModule } from './tokens/tokens.module.js';
 import { UserRecord } from './users/user.entity.js';
 import { UsersModule } from './users/users.module.js';
 
 @Module({
-  imports: [KeysModule, UsersModule, TokensModule],
+  imports: [KeysModule, UsersModule, TokensModule, ApiTokensModule, AuditModule],
   controllers: [AuthGrpcController],
 })
 class AuthApiModule {}
@@ -31,7 +34,7 @@ export const authApp: ServiceApp<AuthConfig> = {
   schema: {
     schema: 'auth',
     entities: [UserRecord, SigningKeyRecord, RefreshTokenRecord],
-    migrations: [CreateAuth1764100000000],
+    migrations: [CreateAuth1764100000000, ApiTokensAudit1764200000000],
   },
   module: (deps) => ({
     module: AuthAppModule,

@@ -15,6 +15,39 @@ export interface Caller {
   theme: string;
   /** The raw `Bearer …` value, forwarded when this service calls another on the caller's behalf. */
   authorization: string;
+  /** Set when the caller used a personal API token (`sct_…`) instead of an access token: its id. */
+  apiTokenId?: string;
+}
+
+/** Personal API tokens start with this; anything else in a bearer header is taken for a JWT. */
+export const API_TOKEN_PREFIX = 'sct_';
+
+export function isApiToken(token: string | undefined): boolean {
+  return typeof token === 'string' && token.startsWith(API_TOKEN_PREFIX);
+}
+
+/** Who an API token belongs to and what it may do, as the auth service resolves it. */
+export interface ApiTokenIdentity {
+  userId: string;
+  username: string;
+  /** Effective level: the lower of the token's and its owner's current level. */
+  level: Level;
+  language: string;
+  theme: string;
+  tokenId: string;
+}
+
+/** The caller acting with a resolved API token. */
+export function callerFromApiToken(identity: ApiTokenIdentity, token: string): Caller {
+  return {
+    userId: identity.userId,
+    username: identity.username,
+    level: identity.level,
+    language: identity.language || 'en',
+    theme: identity.theme || 'light',
+    authorization: `Bearer ${token}`,
+    apiTokenId: identity.tokenId,
+  };
 }
 
 export const TOKEN_ISSUER = 'scriptorium';
@@ -26,9 +59,18 @@ export interface VerificationKey {
   publicKeyPem: string;
 }
 
-/** Where a service gets the public keys that verify access tokens. */
+/**
+ * Where a service gets the public keys that verify access tokens, and how it resolves
+ * personal API tokens. JWTs are verified locally; API tokens are opaque, so a source
+ * asks the auth service (GrpcVerificationKeySource caches answers for a few seconds).
+ */
 export abstract class VerificationKeySource {
   abstract getKeys(forceRefresh?: boolean): Promise<VerificationKey[]>;
+
+  /** Resolves an `sct_` token or rejects with UNAUTHENTICATED. Sources without a way to ask auth refuse them. */
+  verifyApiToken(_token: string): Promise<ApiTokenIdentity> {
+    return Promise.reject(unauthenticated('API tokens are not accepted by this service'));
+  }
 }
 
 /** Verifies access tokens locally against the published public keys. */
@@ -39,6 +81,7 @@ export class TokenVerifier {
   async verify(authorization: string | undefined): Promise<Caller> {
     const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
     if (!token) throw unauthenticated('Missing bearer token: send "Authorization: Bearer <access token>" (log in to get one)');
+    if (isApiToken(token)) return callerFromApiToken(await this.keys.verifyApiToken(token), token);
     const kid = tokenKeyId(token);
     if (!kid) throw unauthenticated('Malformed access token');
     let key = (await this.keys.getKeys()).find((k) => k.kid === kid);

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { join } from 'node:path';
 import { Metadata } from '@grpc/grpc-js';
 import { ClientsModule, Transport, type GrpcOptions } from '@nestjs/microservices';
@@ -28,10 +29,20 @@ export function grpcClientsModule(addresses: Partial<Record<ServiceName, string>
   );
 }
 
-/** Metadata for a call made on behalf of a caller: their token and the current request id. */
+export const FORWARDED_FOR_HEADER = 'x-forwarded-for';
+const clientAddress = new AsyncLocalStorage<string>();
+
+/** Runs `fn` knowing the end client's address; callMetadata forwards it as `x-forwarded-for` (for the audit trail). */
+export function runWithClientAddress<T>(address: string | undefined, fn: () => T): T {
+  return address ? clientAddress.run(address, fn) : fn();
+}
+
+/** Metadata for a call made on behalf of a caller: their token, the current request id and the client address. */
 export function callMetadata(authorization?: string): Metadata {
   const metadata = new Metadata();
   if (authorization) metadata.set('authorization', authorization);
+  const address = clientAddress.getStore();
+  if (address) metadata.set(FORWARDED_FOR_HEADER, address);
   const requestId = currentRequestId();
   if (requestId) metadata.set(REQUEST_ID_HEADER, requestId);
   return metadata;

@@ -56,6 +56,36 @@ export interface CatalogChangedEvent extends EventEnvelope {
   removed: string[];
 }
 
+/**
+ * An auditable action performed by a service other than auth, published on
+ * Subjects.auditActionPerformed; auth records it. `eventId` (from the envelope) makes
+ * a redelivered event a no-op.
+ */
+export interface AuditActionPerformedEvent extends EventEnvelope {
+  /** The publishing service, e.g. "catalog". */
+  service: string;
+  /** Dotted action name, e.g. "script.metadata_edited". At most 100 characters. */
+  action: string;
+  outcome: 'success' | 'failure';
+  /** Who did it: Caller.userId and Caller.username; empty for the system itself. */
+  actorId: string;
+  actorUsername: string;
+  /** What it was done to, e.g. { type: "script", id: "getting_started/greet.py", name: "Greet" }. */
+  targetType: string;
+  targetId: string;
+  targetName?: string;
+  /** The client address, when known (the `x-forwarded-for` metadata of the call). */
+  ip?: string;
+  /** JSON-serialisable details (changed fields, old and new values); at most ~16 KiB. */
+  details?: Record<string, unknown>;
+}
+
+export interface UserDeletedEvent extends EventEnvelope {
+  userId: string;
+  /** The admin who deleted the account. */
+  deletedBy: string;
+}
+
 /** Maps each subject to the payload it carries. */
 export interface EventMap {
   [Subjects.runCreated]: RunCreatedEvent;
@@ -64,4 +94,6 @@ export interface EventMap {
   [Subjects.outputProduced]: OutputProducedEvent;
   [Subjects.linesStored]: LinesStoredEvent;
   [Subjects.catalogChanged]: CatalogChangedEvent;
+  [Subjects.auditActionPerformed]: AuditActionPerformedEvent;
+  [Subjects.userDeleted]: UserDeletedEvent;
 }

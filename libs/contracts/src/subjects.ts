@@ -15,6 +15,13 @@ export const Subjects = {
   linesStored: 'scriptorium.logging.lines.stored',
   /** The catalog's view of the script tree changed. */
   catalogChanged: 'scriptorium.catalog.scripts.changed',
+  /**
+   * A service performed an auditable action (e.g. catalog metadata edited). Auth stores
+   * each one in its audit trail (idempotent by eventId); admins read it via ListAuditEvents.
+   */
+  auditActionPerformed: 'scriptorium.audit.action.performed',
+  /** An account was deleted (anonymized): its id stays; owners of per-user data may act on it. */
+  userDeleted: 'scriptorium.auth.user.deleted',
 } as const;
 
 export type Subject = (typeof Subjects)[keyof typeof Subjects];

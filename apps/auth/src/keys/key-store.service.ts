@@ -1,9 +1,11 @@
 import { createHash, createPublicKey, generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { TOKEN_ALGORITHM, VerificationKeySource, type VerificationKey } from '#common/auth.js';
+import { TOKEN_ALGORITHM, VerificationKeySource, type ApiTokenIdentity, type VerificationKey } from '#common/auth.js';
+import { ApiTokensService } from '../api-tokens/api-tokens.service.js';
 import { rootLogger } from '#common/logger.js';
 import { SigningKeyRecord } from './signing-key.entity.js';
 
@@ -87,14 +89,28 @@ export class KeyStore implements OnModuleInit {
   }
 }
 
-/** The auth service verifies its own tokens straight from its key store. */
+/**
+ * The auth service verifies its own tokens straight from its key store, and API tokens
+ * straight from its table (no cache: a revocation takes effect at once here).
+ */
 @Injectable()
 export class KeyStoreVerificationKeySource extends VerificationKeySource {
-  constructor(private readonly store: KeyStore) {
+  private apiTokens: ApiTokensService | undefined;
+
+  constructor(
+    private readonly store: KeyStore,
+    private readonly moduleRef: ModuleRef,
+  ) {
     super();
   }
 
   getKeys(forceRefresh = false): Promise<VerificationKey[]> {
     return this.store.publicKeys(forceRefresh);
+  }
+
+  async verifyApiToken(token: string): Promise<ApiTokenIdentity> {
+    const apiTokens: ApiTokensService = (this.apiTokens ??= this.moduleRef.get(ApiTokensService, { strict: false })!);
+    const { expiresAt: _expiresAt, ...identity } = await apiTokens.verify(token);
+    return identity;
   }
 }

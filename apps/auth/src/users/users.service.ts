@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
+import { IsNull, type Repository } from 'typeorm';
 import { conflict, invalidArgument, notFound, type FieldErrors } from '#common/errors.js';
 import { isLanguage, isLevel, LANGUAGES, LEVELS, THEMES, type Language, type Theme } from '#contracts/levels.js';
 import { checkPasswordRules, hashPassword } from './passwords.js';
@@ -47,7 +47,7 @@ export class UsersService {
   constructor(@InjectRepository(UserRecord) private readonly users: Repository<UserRecord>) {}
 
   async get(id: string): Promise<UserRecord> {
-    const user = /^[0-9a-f-]{36}$/i.test(id) ? await this.users.findOneBy({ id }) : null;
+    const user = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? await this.users.findOneBy({ id, deletedAt: IsNull() }) : null;
     if (!user) throw notFound(`User ${JSON.stringify(id)} does not exist`);
     return user;
   }
@@ -58,6 +58,7 @@ export class UsersService {
       .createQueryBuilder('u')
       .addSelect('u.passwordHash')
       .where('lower(u.username) = lower(:username)', { username })
+      .andWhere('u.deleted_at IS NULL')
       .getOne();
     return (user as UserRecord & { passwordHash: string }) ?? undefined;
   }
@@ -114,11 +115,11 @@ export class UsersService {
     }
     const offset = pageToken ? Number(Buffer.from(pageToken, 'base64url').toString()) : 0;
     if (!Number.isInteger(offset) || offset < 0) throw invalidArgument('Invalid page_token', { page_token: 'is not a token this service gave out' });
-    const query = this.users.createQueryBuilder('u');
+    const query = this.users.createQueryBuilder('u').where('u.deleted_at IS NULL');
     const term = search.trim();
     if (term) {
       const like = `%${term.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      query.where('(lower(u.username) LIKE :like OR lower(u.email) LIKE :like)', { like });
+      query.andWhere('(lower(u.username) LIKE :like OR lower(u.email) LIKE :like)', { like });
     }
     const [users, totalSize] = await query.orderBy('lower(u.username)').offset(offset).limit(size).getManyAndCount();
     const next = offset + users.length;
@@ -156,6 +157,24 @@ export class UsersService {
       [id, (language as Language | undefined) ?? null, (theme as Theme | undefined) ?? null],
     );
     return this.get(id);
+  }
+
+  /**
+   * Deletes an account by anonymizing it: the row (and so its id, which runs, logs and
+   * project data refer to) stays, but the username becomes "deleted-<id>", the email is
+   * erased, the password can never match, and the account is inactive and hidden.
+   * Returns the account as it was.
+   */
+  async anonymize(id: string): Promise<UserRecord> {
+    const user = await this.get(id);
+    await this.users.query(
+      `UPDATE auth.users SET username = 'deleted-' || replace(id::text, '-', ''), email = '', password_hash = '!deleted',
+         active = false, language = 'en', theme = 'light', failed_login_count = 0, locked_until = NULL,
+         deleted_at = now(), updated_at = now()
+       WHERE id = $1 AND deleted_at IS NULL`,
+      [id],
+    );
+    return user;
   }
 
   /** Sets a new password (rules checked) and clears the login lock. */
