@@ -44,9 +44,11 @@ function launch(spec: ProcessSpec, log: string[]): ChildProcess {
   return child;
 }
 
-async function waitReady(url: string, log: string[], timeoutMs = 60_000) {
+async function waitReady(url: string, log: string[], processes: Map<string, ChildProcess>, timeoutMs = 60_000) {
   await waitFor(
     async () => {
+      const dead = [...processes].find(([, child]) => child.exitCode !== null || child.signalCode !== null);
+      if (dead) throw new Error(`${dead[0]} exited (${dead[1].exitCode ?? dead[1].signalCode}) before the stack was ready:\n${log.join('').slice(-4000)}`);
       try {
         return (await fetch(`${url}/readyz`)).ok;
       } catch {
@@ -93,7 +95,7 @@ export async function startAllInOneProcess(extraEnv: Record<string, string> = {}
   const log: string[] = [];
   const env = { PORT: String(port), SCRIPTORIUM_DATA_DIR: dataDir, BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD, ...extraEnv };
   const running = stack(url, dataDir, [{ name: 'all-in-one', script: 'dist/apps/all-in-one/src/main.js', env }], log, async () => undefined);
-  await waitReady(url, log);
+  await waitReady(url, log, running.processes);
   return running;
 }
 
@@ -124,7 +126,7 @@ export async function startDistributed(extraEnv: Record<string, string> = {}): P
   const running = stack(url, dataDir, specs, log, async () => {
     await Promise.all([postgres.stop(), nats.stop()]);
   });
-  await waitReady(url, log);
+  await waitReady(url, log, running.processes);
   return Object.assign(running, { postgres, nats });
 }
 
