@@ -1,5 +1,5 @@
 import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
 import type { NextFunction, Request, Response } from 'express';
 import { GrpcVerificationKeySource } from '#common/auth-keys.js';
@@ -8,6 +8,7 @@ import { grpcClientsModule } from '#common/grpc.js';
 import { REQUEST_ID_HEADER, runWithRequestId } from '#common/request-context.js';
 import { randomUUID } from 'node:crypto';
 import { AuthController } from './auth/auth.controller.js';
+import { ClientAddressInterceptor } from './auth/client-address.interceptor.js';
 import { JwtAuthGuard } from './auth/jwt-auth.guard.js';
 import { JwtStrategy } from './auth/jwt.strategy.js';
 import { CatalogController } from './catalog/catalog.controller.js';
@@ -18,6 +19,8 @@ import { HttpErrorFilter } from './http-exception.filter.js';
 import { LiveRunStream } from './live/live-run-stream.js';
 import { LiveSocketServer } from './live/live-socket.server.js';
 import { ServiceClients } from './service-clients.js';
+import { AuditController } from './users/audit.controller.js';
+import { UsersController } from './users/users.controller.js';
 
 /** Gives every request an id (kept from X-Request-Id when sent), echoed back and carried into gRPC calls and logs. */
 function requestId(req: Request, res: Response, next: NextFunction) {
@@ -42,7 +45,7 @@ export class GatewayModule implements NestModule {
           backup: config.BACKUP_GRPC_URL,
         }),
       ],
-      controllers: [GatewayHealthController, AuthController, CatalogController, ExecutionsController],
+      controllers: [GatewayHealthController, AuthController, CatalogController, ExecutionsController, UsersController, AuditController],
       providers: [
         ServiceClients,
         LiveRunStream,
@@ -51,6 +54,7 @@ export class GatewayModule implements NestModule {
         { provide: VerificationKeySource, useClass: GrpcVerificationKeySource },
         { provide: APP_GUARD, useClass: JwtAuthGuard },
         { provide: APP_FILTER, useClass: HttpErrorFilter },
+        { provide: APP_INTERCEPTOR, useClass: ClientAddressInterceptor },
       ],
     };
   }

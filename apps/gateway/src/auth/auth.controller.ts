@@ -1,10 +1,10 @@
-import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { firstValueFrom } from 'rxjs';
 import { Public, type Caller } from '#common/auth.js';
 import { callMetadata } from '#common/grpc.js';
 import { ServiceClients } from '../service-clients.js';
 import { CurrentCaller } from './current-caller.decorator.js';
-import { LoginDto, RefreshDto } from './dto.js';
+import { ChangePasswordDto, CreateApiTokenDto, ListApiTokensQuery, LoginDto, RefreshDto, UpdatePreferencesDto } from './dto.js';
 
 @Controller('api/v1')
 export class AuthController {
@@ -33,5 +33,45 @@ export class AuthController {
   @Get('me')
   me(@CurrentCaller() caller: Caller) {
     return firstValueFrom(this.clients.auth.getMe({}, callMetadata(caller.authorization)));
+  }
+
+  /**
+   * Changes the caller's language and/or theme. Takes effect at once for everything that
+   * reads the account (GET /me, new runs); access tokens issued before still carry the old
+   * values until refreshed, so the UI refreshes its token after this call.
+   */
+  @Patch('me')
+  updatePreferences(@CurrentCaller() caller: Caller, @Body() body: UpdatePreferencesDto) {
+    return firstValueFrom(this.clients.auth.updatePreferences(body, callMetadata(caller.authorization)));
+  }
+
+  /** Changes the caller's password; their other sessions are signed out, this one stays. */
+  @Post('me/password')
+  @HttpCode(204)
+  async changePassword(@CurrentCaller() caller: Caller, @Body() body: ChangePasswordDto) {
+    await firstValueFrom(this.clients.auth.changePassword(body, callMetadata(caller.authorization)));
+  }
+
+  /** Creates a personal API token; the `token` in the answer is shown only this once. */
+  @Post('me/tokens')
+  @HttpCode(201)
+  createToken(@CurrentCaller() caller: Caller, @Body() body: CreateApiTokenDto) {
+    return firstValueFrom(
+      this.clients.auth.createApiToken({ name: body.name, level: body.level ?? '', expiresInDays: body.expiresInDays ?? 0 }, callMetadata(caller.authorization)),
+    );
+  }
+
+  @Get('me/tokens')
+  async listTokens(@CurrentCaller() caller: Caller, @Query() query: ListApiTokensQuery) {
+    const response = await firstValueFrom(
+      this.clients.auth.listApiTokens({ userId: '', includeInactive: query.includeInactive ?? false }, callMetadata(caller.authorization)),
+    );
+    return { items: response.apiTokens };
+  }
+
+  @Delete('me/tokens/:id')
+  @HttpCode(204)
+  async revokeToken(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+    await firstValueFrom(this.clients.auth.revokeApiToken({ id }, callMetadata(caller.authorization)));
   }
 }

@@ -3,7 +3,9 @@ import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import {
+  callerFromApiToken,
   callerFromClaims,
+  isApiToken,
   tokenKeyId,
   TOKEN_ALGORITHM,
   TOKEN_AUDIENCE,
@@ -12,10 +14,17 @@ import {
   type Caller,
 } from '#common/auth.js';
 
-/** Verifies the bearer access token of every HTTP request and WebSocket upgrade, locally, with the published keys. */
+const bearerOf = ExtractJwt.fromAuthHeaderAsBearerToken();
+
+/**
+ * Verifies the bearer token of every HTTP request and WebSocket upgrade. Access tokens
+ * (JWTs) are verified locally with the published keys; personal API tokens (`sct_…`)
+ * are resolved by the auth service (VerifyApiToken), cached for a few seconds by the
+ * key source, so a revocation takes effect within API_TOKEN_CACHE_MS.
+ */
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
-  constructor(keys: VerificationKeySource) {
+  constructor(private readonly keys: VerificationKeySource) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
       algorithms: [TOKEN_ALGORITHM],
@@ -32,6 +41,15 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
           .catch((error: Error) => done(error));
       },
     });
+  }
+
+  authenticate(request: Request, options?: object): void {
+    const token = bearerOf(request);
+    if (!token || !isApiToken(token)) return super.authenticate(request, options);
+    this.keys.verifyApiToken(token).then(
+      (identity) => this.success(callerFromApiToken(identity, token)),
+      (error: Error) => this.error(error),
+    );
   }
 
   validate(request: Request, claims: Record<string, unknown>): Caller {
