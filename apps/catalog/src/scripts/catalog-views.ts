@@ -1,6 +1,6 @@
-import { LEVELS, isLevel, levelAtLeast, type Language, type Level } from '#contracts/levels.js';
+import { LANGUAGES, LEVELS, isLevel, levelAtLeast, type Language, type Level } from '#contracts/levels.js';
 import type { Group, Script } from '#contracts/generated/scriptorium/catalog/v1/catalog.js';
-import { localize } from '../discovery/localized.js';
+import { localize, type Localized } from '../discovery/localized.js';
 import type { GroupDefinition, ScriptDefinition } from '../discovery/loader.js';
 import { buildParametersSchema } from '../discovery/parameters.js';
 
@@ -25,7 +25,16 @@ export function groupMessage(group: GroupDefinition, scriptCount: number, langua
     requiredLevel: group.requiredLevel,
     category: group.category,
     scriptCount,
+    names: localizedMap(group.name),
+    errors: [...group.problems],
   };
+}
+
+/** A Localized as a plain map for the API (only languages present). */
+export function localizedMap(text: Localized | undefined): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const language of LANGUAGES) if (text?.[language] !== undefined) map[language] = text[language]!;
+  return map;
 }
 
 /** The groups a caller may see, each with the number of scripts the caller may see in it. */
@@ -78,5 +87,13 @@ export function scriptMessage(script: ScriptDefinition, language: Language, sour
     error: script.error,
     runtime:
       source === undefined ? undefined : { path: script.path, interpreter: script.interpreter, image: script.image, source },
+    names: localizedMap(script.name),
+    descriptions: localizedMap(script.description),
+    longDescriptionLanguages: LANGUAGES.filter((l) => (script.docs?.[l] ?? '').trim() !== ''),
+    hasLongDescription: LANGUAGES.some((l) => (script.docs?.[l] ?? '').trim() !== ''),
+    personalTags: [],
+    edited: false,
+    editedFields: [],
+    metadataVersion: 0,
   };
 }

@@ -76,7 +76,22 @@ export class CatalogStore {
   async sync(snapshot: CatalogSnapshot): Promise<CatalogChanges> {
     const storedGroups = new Map((await this.groups.find({ select: { id: true, hash: true } })).map((g) => [g.id, g.hash]));
     const storedScripts = new Map((await this.scripts.find({ select: { id: true, hash: true } })).map((s) => [s.id, s.hash]));
-    const plan = planSync(storedGroups, storedScripts, snapshot);
+    return this.write(planSync(storedGroups, storedScripts, snapshot));
+  }
+
+  /** Like sync, for a snapshot of only the named groups: rows of other groups are left alone. */
+  async syncGroups(snapshot: CatalogSnapshot, groupIds: string[]): Promise<CatalogChanges> {
+    if (!groupIds.length) return { added: [], changed: [], removed: [], groupsChanged: false };
+    const storedGroups = new Map(
+      (await this.groups.find({ select: { id: true, hash: true }, where: { id: In(groupIds) } })).map((g) => [g.id, g.hash]),
+    );
+    const storedScripts = new Map(
+      (await this.scripts.find({ select: { id: true, hash: true }, where: { groupId: In(groupIds) } })).map((s) => [s.id, s.hash]),
+    );
+    return this.write(planSync(storedGroups, storedScripts, snapshot));
+  }
+
+  private async write(plan: SyncPlan): Promise<CatalogChanges> {
     const now = new Date();
     for (let i = 0; i < plan.groupRows.length; i += CHUNK) {
       await this.groups.upsert(plan.groupRows.slice(i, i + CHUNK).map((r) => ({ ...r, updatedAt: now })), ['id']);
