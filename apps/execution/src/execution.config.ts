@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsString, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { ServiceConfig } from '#common/config.js';
 
 export class ExecutionConfig extends ServiceConfig {
@@ -11,8 +11,45 @@ export class ExecutionConfig extends ServiceConfig {
   @IsString({ message: 'DATA_DIR must be a folder path' })
   DATA_DIR = '.data';
 
-  @IsIn(['local'], { message: 'EXECUTION_RUNTIME must be "local" (kubernetes is not available in this build yet)' })
+  @IsIn(['local', 'kubernetes'], { message: 'EXECUTION_RUNTIME must be "local" or "kubernetes"' })
   EXECUTION_RUNTIME = 'local';
+
+  // Kubernetes runtime (EXECUTION_RUNTIME=kubernetes). The cluster comes from the client's
+  // loadFromDefault: KUBECONFIG (and KUBE_CONTEXT to pick a context), else the in-cluster service account.
+  /** Context of the kubeconfig to use; empty = its current context. */
+  @IsOptional() @IsString()
+  KUBE_CONTEXT?: string;
+
+  /** Namespace the script pods run in. */
+  @Matches(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { message: 'SCRIPT_NAMESPACE must be a Kubernetes namespace name' })
+  SCRIPT_NAMESPACE = 'scriptorium-scripts';
+
+  /** Image of a script pod when the script's environment names none. */
+  @IsString()
+  SCRIPT_IMAGE = 'python:3.12-slim';
+
+  /** PersistentVolumeClaim holding DATA_DIR in the script namespace; mounted with the run's project folder as subPath. Empty = no project data in pods. */
+  @IsOptional() @Matches(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { message: 'DATA_PVC must be a PersistentVolumeClaim name' })
+  DATA_PVC?: string;
+
+  /** Resources of a script pod's container (Kubernetes quantities). */
+  @IsString() SCRIPT_CPU_REQUEST = '100m';
+  @IsString() SCRIPT_CPU_LIMIT = '1';
+  @IsString() SCRIPT_MEMORY_REQUEST = '128Mi';
+  @IsString() SCRIPT_MEMORY_LIMIT = '512Mi';
+  @IsString() SCRIPT_EPHEMERAL_STORAGE_LIMIT = '1Gi';
+
+  /** Finished script pods are deleted this long after they end (0 = as soon as their log is read). */
+  @Type(() => Number)
+  @IsInt({ message: 'FINISHED_POD_RETENTION_SECONDS must be an integer number of seconds' })
+  @Min(0)
+  FINISHED_POD_RETENTION_SECONDS = 300;
+
+  /** The pod watch is re-opened from its last resourceVersion this often, so it never goes stale. */
+  @Type(() => Number)
+  @IsInt({ message: 'POD_WATCH_RESTART_SECONDS must be an integer number of seconds' })
+  @Min(10)
+  POD_WATCH_RESTART_SECONDS = 300;
 
   /** Runs this replica executes at once; more wait queued. */
   @Type(() => Number)
@@ -31,6 +68,30 @@ export class ExecutionConfig extends ServiceConfig {
   @IsInt({ message: 'CANCEL_GRACE_SECONDS must be an integer number of seconds' })
   @Min(0)
   CANCEL_GRACE_SECONDS = 5;
+
+  /** Runs one user may have starting or running at once; more wait queued (0 = no limit). */
+  @Type(() => Number)
+  @IsInt({ message: 'MAX_RUNS_PER_USER must be an integer (0 = no limit)' })
+  @Min(0)
+  MAX_RUNS_PER_USER = 4;
+
+  /** Runs of one script starting or running at once (0 = no limit). */
+  @Type(() => Number)
+  @IsInt({ message: 'MAX_RUNS_PER_SCRIPT must be an integer (0 = no limit)' })
+  @Min(0)
+  MAX_RUNS_PER_SCRIPT = 0;
+
+  /** Submissions one user may make per minute; more get 429 with Retry-After (0 = no limit). */
+  @Type(() => Number)
+  @IsInt({ message: 'RUN_SUBMISSIONS_PER_MINUTE must be an integer (0 = no limit)' })
+  @Min(0)
+  RUN_SUBMISSIONS_PER_MINUTE = 10;
+
+  /** Queued runs at most; a submission beyond gets 429 with Retry-After. */
+  @Type(() => Number)
+  @IsInt({ message: 'MAX_QUEUED_RUNS must be an integer' })
+  @Min(1)
+  MAX_QUEUED_RUNS = 1000;
 
   /** Identifies this replica as the owner of the runs it starts; stable across its restarts. */
   @IsString()

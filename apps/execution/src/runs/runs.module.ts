@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CatalogClient } from '../catalog/catalog.client.js';
+import type { ExecutionConfig } from '../execution.config.js';
+import { KubernetesRuntime } from '../runtime/kubernetes/kubernetes.runtime.js';
 import { LocalProcessRuntime } from '../runtime/local-process.runtime.js';
 import { ScriptRuntime } from '../runtime/script-runtime.js';
 import { ExecutionRecord } from './execution.entity.js';
@@ -12,6 +14,11 @@ import { RunsService } from './runs.service.js';
 @Module({
   imports: [TypeOrmModule.forFeature([ExecutionRecord])],
   controllers: [RunsGrpcController],
-  providers: [RunsService, RunDispatcher, RunStateStore, CatalogClient, { provide: ScriptRuntime, useClass: LocalProcessRuntime }],
+  providers: [RunsService, RunDispatcher, RunStateStore, CatalogClient, {
+      provide: ScriptRuntime,
+      inject: ['SERVICE_CONFIG'],
+      useFactory: (config: ExecutionConfig) =>
+        config.EXECUTION_RUNTIME === 'kubernetes' ? KubernetesRuntime.fromConfig(config) : new LocalProcessRuntime(),
+    }],
 })
 export class RunsModule {}
