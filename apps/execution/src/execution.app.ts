@@ -4,6 +4,7 @@ import { grpcClientsModule } from '#common/grpc.js';
 import { ServiceCoreModule, type ServiceApp } from '#common/service-app.js';
 import { ExecutionConfig } from './execution.config.js';
 import { CreateExecutions1764000000000 } from './migrations/1764000000000-create-executions.js';
+import { RunLinks1764200000000 } from './migrations/1764200000000-run-links.js';
 import { ExecutionRecord } from './runs/execution.entity.js';
 import { RunsModule } from './runs/runs.module.js';
 
@@ -14,7 +15,7 @@ export const executionApp: ServiceApp<ExecutionConfig> = {
   name: 'execution',
   configClass: ExecutionConfig,
   required: ['AUTH_GRPC_URL', 'CATALOG_GRPC_URL'],
-  schema: { schema: 'execution', entities: [ExecutionRecord], migrations: [CreateExecutions1764000000000] },
+  schema: { schema: 'execution', entities: [ExecutionRecord], migrations: [CreateExecutions1764000000000, RunLinks1764200000000] },
   module: (deps) => ({
     module: ExecutionAppModule,
     imports: [

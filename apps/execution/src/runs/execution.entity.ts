@@ -57,6 +57,14 @@ export class ExecutionRecord {
   @Column({ type: 'text', default: '' })
   error: string;
 
+  /** The run this one re-runs. */
+  @Column({ name: 'rerun_of', type: 'uuid', nullable: true })
+  rerunOf: string | null;
+
+  /** What runs it: a process id (local) or a pod name (kubernetes). */
+  @Column({ name: 'runtime_ref', type: 'text', nullable: true })
+  runtimeRef: string | null;
+
   @Column({ name: 'owner_instance', type: 'text', nullable: true })
   ownerInstance: string | null;
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
@@ -72,20 +73,29 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
   private async claim() {
     const free = this.config.MAX_CONCURRENT_RUNS - this.active.size;
     if (free <= 0) return;
+    // Lock a window of the queue, rank each candidate among its user's and its script's
+    // active runs, and start the oldest ones within every limit. Per-user and per-script
+    // limits are exact with one replica; concurrent claims of several replicas can overshoot
+    // them by the runs claimed in the same instant.
     const [rows] = (await this.db.query(
-      `UPDATE execution.executions SET state = 'starting', state_reason = '', owner_instance = $1, version = version + 1
-       WHERE id IN (SELECT id FROM execution.executions WHERE state = 'queued' ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-       RETURNING id`,
-      [this.config.INSTANCE_ID, free],
+      `WITH locked AS (
+         SELECT id, user_id, script_id, created_at FROM execution.executions
+         WHERE state = 'queued' ORDER BY created_at LIMIT $5 FOR UPDATE SKIP LOCKED
+       ), ranked AS (
+         SELECT l.id, l.created_at,
+           row_number() OVER (PARTITION BY l.user_id ORDER BY l.created_at)
+             + (SELECT count(*) FROM execution.executions a WHERE a.state IN ('starting', 'running') AND a.user_id = l.user_id) AS user_slot,
+           row_number() OVER (PARTITION BY l.script_id ORDER BY l.created_at)
+             + (SELECT count(*) FROM execution.executions a WHERE a.state IN ('starting', 'running') AND a.script_id = l.script_id) AS script_slot
+         FROM locked l
+       ), chosen AS (
+         SELECT id FROM ranked WHERE ($3 = 0 OR user_slot <= $3) AND ($4 = 0 OR script_slot <= $4) ORDER BY created_at LIMIT $2
+       )
+       UPDATE execution.executions e SET state = 'starting', state_reason = '', owner_instance = $1, version = e.version + 1
+       FROM chosen WHERE e.id = chosen.id RETURNING e.id`,
+      [this.config.INSTANCE_ID, free, this.config.MAX_RUNS_PER_USER, this.config.MAX_RUNS_PER_SCRIPT, Math.max(free * 10, 100)],
     )) as [{ id: string }[], number];
-    for (const { id } of rows) {
-      await this.db.query(
-        `INSERT INTO execution.execution_transitions (execution_id, from_state, to_state, reason) VALUES ($1, 'queued', 'starting', '')`,
-        [id],
-      );
-      const run = await this.db.getRepository(ExecutionRecord).findOneByOrFail({ id });
-      this.start(run);
-    }
+    for (const { id } of rows) this.start(await this.state.claimed(id));
   }
 
   private start(run: ExecutionRecord) {
@@ -109,8 +119,8 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
       result: (result) => queueProgress({ result }),
     });
     const handle = this.runtime.start(spec, {
-      started: () => {
-        void this.state.transition(run.id, ['starting'], 'running', '', { startedAt: new Date() });
+      started: (runtimeRef) => {
+        void this.state.transition(run.id, ['starting'], 'running', '', { startedAt: new Date(), runtimeRef: runtimeRef ?? null });
       },
       stdout: (chunk) => pump.write('stdout', chunk),
       stderr: (chunk) => {
@@ -156,18 +166,32 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
 
   /**
    * Runs this replica owned before a restart cannot be re-attached by the local
-   * runtime (their output pipes died with the old process): they end as `lost`.
+   * runtime (their output pipes died with the old process): their processes are
+   * stopped and the runs end as `lost`, with the reason.
    */
   private async recoverOrphans() {
-    const rows: { id: string }[] = await this.db.query(
-      `SELECT id FROM execution.executions WHERE state IN ('starting', 'running') AND owner_instance = $1`,
+    const rows: { id: string; runtime_ref: string | null }[] = await this.db.query(
+      `SELECT id, runtime_ref FROM execution.executions WHERE state IN ('starting', 'running') AND owner_instance = $1`,
       [this.config.INSTANCE_ID],
     );
-    for (const { id } of rows) {
-      const reason = 'the execution service restarted while the run was active; its process could not be re-attached';
+    for (const { id, runtime_ref: runtimeRef } of rows) {
+      const stopped = runtimeRef ? stopOrphanProcess(Number(runtimeRef), id) : false;
+      const reason = `the execution service restarted while the run was active; its process could not be re-attached${stopped ? ' and was stopped' : ''}`;
       const run = await this.state.transition(id, ['starting', 'running'], 'lost', reason, { finishedAt: new Date(), launchSpec: null });
       if (run) this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true });
     }
     if (rows.length) this.log.warn({ count: rows.length }, 'marked orphaned runs as lost');
+  }
+}
+
+/** Kills the process group of an orphaned run, after checking the pid still belongs to that run. */
+function stopOrphanProcess(pid: number, executionId: string): boolean {
+  try {
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    if (!environ.split('\0').includes(`SCRIPTORIUM_EXECUTION_ID=${executionId}`)) return false;
+    process.kill(-pid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -8,7 +8,7 @@ import { EventBus } from '#common/bus.js';
 import { ExecutionRecord } from './execution.entity.js';
 
 export type RunPatch = Partial<
-  Pick<ExecutionRecord, 'exitCode' | 'progress' | 'progressMessage' | 'result' | 'error' | 'startedAt' | 'finishedAt' | 'ownerInstance'>
+  Pick<ExecutionRecord, 'exitCode' | 'progress' | 'progressMessage' | 'result' | 'error' | 'startedAt' | 'finishedAt' | 'ownerInstance' | 'runtimeRef'>
 > & { launchSpec?: null };
 
 const COLUMNS: Record<keyof RunPatch, string> = {
@@ -20,6 +20,7 @@ const COLUMNS: Record<keyof RunPatch, string> = {
   startedAt: 'started_at',
   finishedAt: 'finished_at',
   ownerInstance: 'owner_instance',
+  runtimeRef: 'runtime_ref',
   launchSpec: 'launch_spec',
 };
 
@@ -58,6 +59,17 @@ export class RunStateStore {
     );
     this.announce(run.record);
     return run.record;
+  }
+
+  /** Records and announces that the dispatcher moved a run from queued to starting. */
+  async claimed(id: string): Promise<ExecutionRecord> {
+    await this.db.query(
+      `INSERT INTO execution.execution_transitions (execution_id, from_state, to_state, reason) VALUES ($1, 'queued', 'starting', '')`,
+      [id],
+    );
+    const run = await this.db.getRepository(ExecutionRecord).findOneByOrFail({ id });
+    this.announce(run);
+    return run;
   }
 
   /** Updates a run's progress/result fields without changing its state. */

@@ -9,14 +9,16 @@ import {
   type GetExecutionRequest,
   type ListExecutionsRequest,
   type ListExecutionsResponse,
+  type RerunExecutionRequest,
   type RunScriptRequest,
   type WatchExecutionRequest,
+  type WatchExecutionsRequest,
 } from '#contracts/generated/scriptorium/execution/v1/execution.js';
 import { callerOf } from '#common/auth.js';
 import type { ExecutionRecord } from './execution.entity.js';
-import { RunsService } from './runs.service.js';
+import { RunsService, type StateTransitionRow } from './runs.service.js';
 
-export function toExecutionMessage(run: ExecutionRecord): Execution {
+export function toExecutionMessage(run: ExecutionRecord, queuePosition = 0, transitions: StateTransitionRow[] = []): Execution {
   const end = run.finishedAt ?? (run.startedAt ? new Date() : null);
   return {
     id: run.id,
@@ -39,6 +41,9 @@ export function toExecutionMessage(run: ExecutionRecord): Execution {
     resultJson: run.result === null || run.result === undefined ? '' : JSON.stringify(run.result),
     error: run.error,
     projectId: run.projectId,
+    queuePosition,
+    rerunOf: run.rerunOf ?? '',
+    transitions: transitions.map((t) => ({ fromState: t.fromState ?? '', toState: t.toState, reason: t.reason, at: new Date(t.at).toISOString() })),
   };
 }
 
@@ -48,16 +53,29 @@ export class RunsGrpcController implements ExecutionServiceController {
   constructor(private readonly runs: RunsService) {}
 
   async runScript(request: RunScriptRequest, metadata?: Metadata): Promise<Execution> {
-    return toExecutionMessage(await this.runs.submit(callerOf(metadata), request));
+    return this.withQueuePosition(await this.runs.submit(callerOf(metadata), request));
+  }
+
+  async rerunExecution(request: RerunExecutionRequest, metadata?: Metadata): Promise<Execution> {
+    return this.withQueuePosition(await this.runs.rerun(callerOf(metadata), request.executionId, request.idempotencyKey, request.parametersJson));
   }
 
   async getExecution(request: GetExecutionRequest, metadata?: Metadata): Promise<Execution> {
-    return toExecutionMessage(await this.runs.get(callerOf(metadata), request.executionId));
+    const run = await this.runs.get(callerOf(metadata), request.executionId);
+    return toExecutionMessage(run, await this.runs.queuePosition(run), await this.runs.transitions(run.id));
+  }
+
+  watchExecutions(request: WatchExecutionsRequest, metadata?: Metadata): Observable<Execution> {
+    return this.runs.watchAll(callerOf(metadata), request.allUsers).pipe(map((run) => toExecutionMessage(run)));
+  }
+
+  private async withQueuePosition(run: ExecutionRecord): Promise<Execution> {
+    return toExecutionMessage(run, await this.runs.queuePosition(run));
   }
 
   async listExecutions(request: ListExecutionsRequest, metadata?: Metadata): Promise<ListExecutionsResponse> {
     const page = await this.runs.list(callerOf(metadata), request);
-    return { executions: page.runs.map(toExecutionMessage), nextPageToken: page.nextPageToken };
+    return { executions: page.runs.map((run) => toExecutionMessage(run)), nextPageToken: page.nextPageToken };
   }
 
   async cancelExecution(request: CancelExecutionRequest, metadata?: Metadata): Promise<Execution> {
@@ -65,6 +83,6 @@ export class RunsGrpcController implements ExecutionServiceController {
   }
 
   watchExecution(request: WatchExecutionRequest, metadata?: Metadata): Observable<Execution> {
-    return this.runs.watch(callerOf(metadata), request.executionId).pipe(map(toExecutionMessage));
+    return this.runs.watch(callerOf(metadata), request.executionId).pipe(map((run) => toExecutionMessage(run)));
   }
 }

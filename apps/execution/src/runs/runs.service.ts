@@ -2,16 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Brackets, type Repository } from 'typeorm';
+import type { Repository } from 'typeorm';
 import { Observable } from 'rxjs';
 import { isTerminal } from '#contracts/execution-states.js';
 import { Subjects } from '#contracts/subjects.js';
 import type { Caller } from '#common/auth.js';
 import { EventBus } from '#common/bus.js';
-import { failedPrecondition, invalidArgument, notFound, permissionDenied } from '#common/errors.js';
+import { failedPrecondition, invalidArgument, notFound, permissionDenied, tooManyRequests } from '#common/errors.js';
 import { CatalogClient } from '../catalog/catalog.client.js';
 import type { ExecutionConfig } from '../execution.config.js';
-import { launchArguments } from '../parameters/launch-arguments.js';
+import { launchArguments, SECRET_MASK } from '../parameters/launch-arguments.js';
 import { ParameterValidator } from '../parameters/parameter-validator.js';
 import { ExecutionRecord } from './execution.entity.js';
 import { RunDispatcher } from './run-dispatcher.service.js';
@@ -23,6 +23,14 @@ export interface RunRequest {
   projectId: string;
   idempotencyKey: string;
   language: string;
+  rerunOf?: string;
+}
+
+export interface StateTransitionRow {
+  fromState: string | null;
+  toState: string;
+  reason: string;
+  at: Date;
 }
 
 export interface RunPage {
@@ -53,6 +61,7 @@ export class RunsService {
       const earlier = await this.runs.findOneBy({ userId: caller.userId, idempotencyKey });
       if (earlier) return earlier;
     }
+    await this.checkSubmissionLimits(caller);
     const language = request.language || caller.language;
     let parameters: Record<string, unknown>;
     try {
@@ -95,6 +104,7 @@ export class RunsService {
       parameters: launch.masked,
       idempotencyKey,
       projectId,
+      rerunOf: request.rerunOf ?? null,
       launchSpec: {
         executionId: id,
         interpreter: script.runtime!.interpreter,
@@ -120,6 +130,80 @@ export class RunsService {
     return record;
   }
 
+  /** Per-user submission rate and the queue's capacity; each refusal says when to try again. */
+  private async checkSubmissionLimits(caller: Caller) {
+    const perMinute = this.config.RUN_SUBMISSIONS_PER_MINUTE;
+    if (perMinute > 0) {
+      const [recent]: { count: string; oldest: Date | null }[] = await this.runs.query(
+        `SELECT count(*) AS count, min(created_at) AS oldest FROM execution.executions
+         WHERE user_id = $1 AND created_at > now() - interval '60 seconds'`,
+        [caller.userId],
+      );
+      if (Number(recent.count) >= perMinute) {
+        const retryAfter = Math.max(1, Math.ceil(60 - (Date.now() - new Date(recent.oldest!).getTime()) / 1000));
+        throw tooManyRequests(`At most ${perMinute} runs a minute may be submitted; try again in ${retryAfter} s`, retryAfter);
+      }
+    }
+    const queued = await this.runs.countBy({ state: 'queued' });
+    if (queued >= this.config.MAX_QUEUED_RUNS) {
+      throw tooManyRequests(`The run queue is full (${queued} runs waiting); try again shortly`, 5);
+    }
+  }
+
+  /** Runs the same script again with the same parameters (secrets must be given again), linked to the original. */
+  async rerun(caller: Caller, id: string, idempotencyKey: string, parametersJson: string): Promise<ExecutionRecord> {
+    const original = await this.get(caller, id);
+    let overrides: Record<string, unknown> = {};
+    try {
+      overrides = parametersJson.trim() ? JSON.parse(parametersJson) : {};
+    } catch {
+      throw invalidArgument('parameters must be a JSON object, e.g. {"token": "…"}');
+    }
+    const kept = Object.fromEntries(Object.entries(original.parameters).filter(([, value]) => value !== SECRET_MASK));
+    return this.submit(caller, {
+      scriptId: original.scriptId,
+      parametersJson: JSON.stringify({ ...kept, ...overrides }),
+      projectId: original.projectId,
+      idempotencyKey,
+      language: '',
+      rerunOf: original.id,
+    });
+  }
+
+  /** 1-based position in the queue of a queued run (0 when it is not queued). */
+  async queuePosition(run: ExecutionRecord): Promise<number> {
+    if (run.state !== 'queued') return 0;
+    const [row]: { position: string }[] = await this.runs.query(
+      // Compared in the database: created_at has microseconds, a JS Date only milliseconds.
+      `SELECT count(*) AS position FROM execution.executions q, execution.executions r
+       WHERE r.id = $1 AND q.state = 'queued' AND (q.created_at, q.id) <= (r.created_at, r.id)`,
+      [run.id],
+    );
+    return Number(row.position);
+  }
+
+  transitions(id: string): Promise<StateTransitionRow[]> {
+    return this.runs.query(
+      `SELECT from_state AS "fromState", to_state AS "toState", reason, at FROM execution.execution_transitions
+       WHERE execution_id = $1 ORDER BY id`,
+      [id],
+    );
+  }
+
+  /** Every later change of the caller's runs (or everyone's, for an admin asking for all users). */
+  watchAll(caller: Caller, allUsers: boolean): Observable<ExecutionRecord> {
+    if (allUsers && caller.level !== 'admin') throw permissionDenied("Watching every user's runs requires level admin");
+    return new Observable<ExecutionRecord>((observer) => {
+      let chain: Promise<unknown> = Promise.resolve();
+      return this.bus.subscribe(Subjects.runUpdated, (event) => {
+        if (!allUsers && event.run.userId !== caller.userId) return;
+        chain = chain
+          .then(() => this.runs.findOneBy({ id: event.run.executionId }))
+          .then((run) => run && run.version === event.run.version && observer.next(run), () => undefined);
+      });
+    });
+  }
+
   /** A run the caller may see; someone else's run is reported missing so ids cannot be probed. */
   async get(caller: Caller, id: string): Promise<ExecutionRecord> {
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound(`Execution ${id} not found`);
@@ -136,18 +220,17 @@ export class RunsService {
     if (options.scriptId) query.andWhere('e.script_id = :scriptId', { scriptId: options.scriptId });
     if (options.state) query.andWhere('e.state = :state', { state: options.state });
     if (options.pageToken) {
-      const [createdAt, id] = Buffer.from(options.pageToken, 'base64url').toString().split('|');
-      if (!createdAt || !id || Number.isNaN(Date.parse(createdAt))) throw invalidArgument('pageToken is not a token this service issued');
-      query.andWhere(
-        new Brackets((w) => w.where('e.created_at < :createdAt', { createdAt }).orWhere('e.created_at = :createdAt AND e.id < :id', { createdAt, id })),
-      );
+      // The token is the last run of the previous page; compared in the database, where created_at has microseconds.
+      const id = Buffer.from(options.pageToken, 'base64url').toString();
+      if (!/^[0-9a-f-]{36}$/i.test(id)) throw invalidArgument('pageToken is not a token this service issued');
+      query.andWhere('(e.created_at, e.id) < (SELECT p.created_at, p.id FROM execution.executions p WHERE p.id = :after)', { after: id });
     }
     const rows = await query.getMany();
     const page = rows.slice(0, pageSize);
     const last = page.at(-1);
     return {
       runs: page,
-      nextPageToken: rows.length > pageSize && last ? Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url') : '',
+      nextPageToken: rows.length > pageSize && last ? Buffer.from(last.id).toString('base64url') : '',
     };
   }
 

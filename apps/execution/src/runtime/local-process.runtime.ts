@@ -49,7 +49,7 @@ export class LocalProcessRuntime extends ScriptRuntime {
 
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => observer.stdout(chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => observer.stderr(chunk));
-    child.once('spawn', () => observer.started());
+    child.once('spawn', () => observer.started(String(child.pid)));
     child.once('error', (error) => {
       clearTimeout(timeout);
       observer.failedToStart(`cannot start ${spec.interpreter}: ${error.message}`);

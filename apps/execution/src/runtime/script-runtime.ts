@@ -11,7 +11,8 @@ export interface RunExit {
 
 /** What a runtime reports about a run it started. */
 export interface RunObserver {
-  started(): void;
+  /** `runtimeRef` names what runs it (a process id, a pod name) so a restarted service can find it. */
+  started(runtimeRef?: string): void;
   stdout(chunk: string): void;
   stderr(chunk: string): void;
   exited(exit: RunExit): void;

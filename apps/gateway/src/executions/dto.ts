@@ -48,3 +48,9 @@ export class LogQuery {
   @IsOptional() @IsIn(['json', 'text'], { message: 'format must be json or text' })
   format?: 'json' | 'text';
 }
+
+export class RerunDto {
+  @IsOptional()
+  @IsObject({ message: 'parameters must be a JSON object of the parameters to change, e.g. {"token": "…"}' })
+  parameters?: Record<string, unknown>;
+}

@@ -1,20 +1,20 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { firstValueFrom, lastValueFrom, reduce } from 'rxjs';
+import { firstValueFrom, lastValueFrom, map, reduce, type Observable } from 'rxjs';
 import type { Caller } from '#common/auth.js';
 import { grpcErrorToHttp } from '#common/errors.js';
 import { callMetadata } from '#common/grpc.js';
 import { CurrentCaller } from '../auth/current-caller.decorator.js';
-import { KEEPALIVE_MS, LiveRunStream } from '../live/live-run-stream.js';
+import { KEEPALIVE_MS, LiveRunStream, type LiveEvent } from '../live/live-run-stream.js';
 import { ServiceClients } from '../service-clients.js';
-import { ListExecutionsQuery, LogQuery, RunScriptDto } from './dto.js';
+import { ListExecutionsQuery, LogQuery, RerunDto, RunScriptDto } from './dto.js';
 import { executionView } from './execution-view.js';
 
 @Controller('api/v1/executions')
 export class ExecutionsController {
   constructor(
     private readonly clients: ServiceClients,
-    private readonly live: LiveRunStream,
+    private readonly liveRuns: LiveRunStream,
   ) {}
 
   /** Starts a run. Send `Idempotency-Key` so a retried request never starts a second run. */
@@ -53,9 +53,31 @@ export class ExecutionsController {
     return { items: page.executions.map(executionView), nextPageToken: page.nextPageToken || null };
   }
 
+  /** Every later change of the caller's runs (admins: `allUsers=true` for everyone's), as Server-Sent Events. */
+  @Get('live')
+  changes(@CurrentCaller() caller: Caller, @Query('allUsers') allUsers: string | undefined, @Req() req: Request, @Res() res: Response) {
+    const changes = this.clients.execution
+      .watchExecutions({ allUsers: allUsers === 'true' }, callMetadata(caller.authorization))
+      .pipe(map((execution) => ({ type: 'execution' as const, execution: executionView(execution) })));
+    this.sse(req, res, changes);
+  }
+
   @Get(':id')
   async get(@CurrentCaller() caller: Caller, @Param('id') id: string) {
     return executionView(await firstValueFrom(this.clients.execution.getExecution({ executionId: id }, callMetadata(caller.authorization))));
+  }
+
+  /** Runs the same script again with the same parameters; secrets are never stored, so give them again in `parameters`. */
+  @Post(':id/rerun')
+  @HttpCode(202)
+  async rerun(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body: RerunDto, @Headers('idempotency-key') idempotencyKey = '') {
+    const execution = await firstValueFrom(
+      this.clients.execution.rerunExecution(
+        { executionId: id, idempotencyKey, parametersJson: JSON.stringify(body.parameters ?? {}) },
+        callMetadata(caller.authorization),
+      ),
+    );
+    return executionView(execution);
   }
 
   @Post(':id/cancel')
@@ -86,14 +108,20 @@ export class ExecutionsController {
   @Get(':id/events')
   events(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: LogQuery, @Req() req: Request, @Res() res: Response) {
     const lastEventId = Number(req.headers['last-event-id'] ?? query.after ?? 0);
+    this.sse(req, res, this.liveRuns.events(caller, id, Number.isFinite(lastEventId) ? lastEventId : 0));
+  }
+
+  /** Writes events as SSE with keepalives and no proxy buffering; a line event's id is its sequence. */
+  private sse(req: Request, res: Response, events: Observable<LiveEvent>) {
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
       Connection: 'keep-alive',
       'X-Accel-Buffering': 'no',
     });
+    res.flushHeaders();
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
-    const subscription = this.live.events(caller, id, Number.isFinite(lastEventId) ? lastEventId : 0).subscribe({
+    const subscription = events.subscribe({
       next: (event) => {
         const idLine = event.type === 'lines' && event.lines.length ? `id: ${event.lines.at(-1)!.sequence}\n` : '';
         res.write(`${idLine}event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);

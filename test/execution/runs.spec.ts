@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Api } from '../harness/api.js';
+import { waitFor } from '../harness/net.js';
+import { login, startDistributed, type RunningStack } from '../harness/stack.js';
+
+/** Pids of live processes started for an execution (the runtime tags them in their environment). */
+function processesOf(executionId: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`SCRIPTORIUM_EXECUTION_ID=${executionId}`);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+const FIXTURES = resolve(import.meta.dirname, '../../../test/fixtures/script_groups');
+
+/** Queue, limits, cancel, timeout, rerun, idempotency and restart safety, over real processes. */
+describe('execution service', { concurrency: false }, () => {
+  let stack: RunningStack;
+  let api: Api;
+
+  before(async () => {
+    stack = await startDistributed({
+      SCRIPT_GROUPS_DIR: FIXTURES,
+      MAX_RUNS_PER_USER: '1',
+      CANCEL_GRACE_SECONDS: '1',
+      RUN_SUBMISSIONS_PER_MINUTE: '10000',
+    });
+    api = new Api(stack.url, await login(stack.url));
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  const finished = (id: string) =>
+    waitFor(async () => {
+      const run = (await api.get(`/api/v1/executions/${id}`)).body;
+      return ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'].includes(run.state) ? run : undefined;
+    }, 20_000, `run ${id} to end`);
+
+  test('a run over the per-user limit waits queued with its position, then starts after the first', async () => {
+    const first = await api.run('testing/sleeper.py', { seconds: 1 });
+    const second = await api.run('testing/sleeper.py', { seconds: 0.2 });
+    const queued = await waitFor(async () => {
+      const run = (await api.get(`/api/v1/executions/${second.id}`)).body;
+      return run.state === 'queued' && run.queuePosition >= 1 ? run : undefined;
+    }, 5000, `the second run to wait in the queue (${JSON.stringify((await api.get(`/api/v1/executions/${second.id}`)).body)})`);
+    assert.ok(queued.queuePosition >= 1);
+    const [a, b] = [await finished(first.id), await finished(second.id)];
+    assert.equal(a.state, 'succeeded');
+    assert.equal(b.state, 'succeeded');
+    assert.ok(Date.parse(b.startedAt) >= Date.parse(a.finishedAt), 'the second started after the first ended');
+    assert.deepEqual(a.result, { ticks: 5 });
+    assert.deepEqual(
+      b.transitions.map((t: any) => t.toState),
+      ['starting', 'running', 'succeeded'],
+    );
+  });
+
+  test('the same idempotency key twice, even at once, starts one run', async () => {
+    const key = `key-${Date.now()}`;
+    const body = { scriptId: 'testing/sleeper.py', parameters: { seconds: 0.2 } };
+    const [x, y] = await Promise.all([api.post('/api/v1/executions', body, { 'idempotency-key': key }), api.post('/api/v1/executions', body, { 'idempotency-key': key })]);
+    assert.equal(x.status, 202);
+    assert.equal(y.status, 202);
+    assert.equal(x.body.id, y.body.id);
+    const later = await api.post('/api/v1/executions', body, { 'idempotency-key': key });
+    assert.equal(later.body.id, x.body.id);
+    await finished(x.body.id);
+  });
+
+  test('cancel stops a running script gracefully; a queued one never starts', async () => {
+    const running = await api.run('testing/sleeper.py', { seconds: 30 });
+    const queued = await api.run('testing/sleeper.py', { seconds: 30 });
+    await waitFor(async () => (await api.get(`/api/v1/executions/${running.id}`)).body.state === 'running', 5000, 'the run to start');
+    const cancelledQueued = await api.post(`/api/v1/executions/${queued.id}/cancel`);
+    assert.equal(cancelledQueued.body.state, 'cancelled');
+    assert.equal((await api.post(`/api/v1/executions/${running.id}/cancel`)).status, 202);
+    const final = await finished(running.id);
+    assert.equal(final.state, 'cancelled');
+    const log = (await api.get(`/api/v1/executions/${running.id}/log?format=text`)).body as string;
+    assert.match(log, /got SIGTERM, cleaning up/);
+    assert.match(log, /Run cancelled/);
+    const again = await api.post(`/api/v1/executions/${running.id}/cancel`);
+    assert.equal(again.status, 409);
+    assert.equal((await api.get(`/api/v1/executions/${queued.id}`)).body.startedAt, null);
+  });
+
+  test('a run past its timeout is stopped as timed_out', async () => {
+    const run = await api.run('testing/sleeper.py', { seconds: 60 });
+    const final = await finished(run.id);
+    assert.equal(final.state, 'timed_out');
+    assert.match(final.stateReason, /3 s timeout/);
+  });
+
+  test('re-run repeats the parameters, asks for secrets again, and links to the original', async () => {
+    const original = await api.run('testing/sleeper.py', { seconds: 0.2, token: 's3cret' });
+    const done = await finished(original.id);
+    assert.equal(done.parameters.token, '••••••', 'secrets are masked in history');
+    const log = (await api.get(`/api/v1/executions/${original.id}/log?format=text`)).body as string;
+    assert.match(log, /secret length 6/);
+    assert.doesNotMatch(log, /s3cret/);
+    const rerun = await api.post(`/api/v1/executions/${original.id}/rerun`, { parameters: { token: 'abc' } });
+    assert.equal(rerun.status, 202);
+    assert.equal(rerun.body.rerunOf, original.id);
+    assert.deepEqual(rerun.body.parameters, { seconds: 0.2, token: '••••••' });
+    const rerunLog = await finished(rerun.body.id).then(() => api.get(`/api/v1/executions/${rerun.body.id}/log?format=text`));
+    assert.match(rerunLog.body, /secret length 3/);
+  });
+
+  test('killing the execution service mid-run marks the run lost and stops its process', async () => {
+    const run = await api.run('testing/sleeper.py', { seconds: 60 });
+    await waitFor(async () => (await api.get(`/api/v1/executions/${run.id}`)).body.state === 'running', 5000, 'the run to start');
+    await stack.kill('execution', 'SIGKILL');
+    await stack.restart('execution');
+    const final = await finished(run.id);
+    assert.equal(final.state, 'lost');
+    assert.match(final.stateReason, /restarted while the run was active/);
+    assert.equal(processesOf(run.id).length, 0, 'no process of the lost run is left running');
+    const next = await api.run('testing/sleeper.py', { seconds: 0.2 });
+    assert.equal((await finished(next.id)).state, 'succeeded', 'the restarted service runs new work');
+  });
+});
