@@ -452,7 +452,8 @@ export class KubeEmulator {
       return value;
     };
     for (const k of Object.keys(env)) env[k] = mapPath(env[k]!);
-    const command: string[] = [...(spec.command ?? []), ...(spec.args ?? [])].map(mapPath);
+    // The command's paths are mapped into the temporary folder; args are passed as written (the script sees "/data").
+    const command: string[] = [...(spec.command ?? []).map(mapPath), ...(spec.args ?? [])];
     const interpreter = /python/.test(command[0] ?? '') ? (this.options.python ?? '/usr/bin/python3') : (this.options.bash ?? '/bin/bash');
     const child = spawn(interpreter, command.slice(1), {
       cwd: spec.workingDir ? mapPath(spec.workingDir) : c.dir,

@@ -99,7 +99,7 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
   private readonly tracked = new Map<string, PodRun>();
   private readonly orphanTimers = new Map<string, NodeJS.Timeout>();
   private readonly log = rootLogger().child({ service: 'execution', component: 'KubernetesRuntime' });
-  private collecting = false;
+  private readonly pending = new Set<Promise<unknown>>();
 
   static fromConfig(config: ExecutionConfig): KubernetesRuntime {
     const kubeConfig = new KubeConfig();
@@ -203,16 +203,20 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
   }
 
   onModuleDestroy() {
-    this.close();
+    return this.close();
   }
 
-  /** Stops the watch, log follows and timers (pods keep running; a restart re-attaches to them). */
-  close() {
+  /**
+   * Stops the watch, log follows and timers, and waits for API calls under way (pod deletes).
+   * Running pods are left alone: after a restart `reattach()` picks them up again.
+   */
+  async close() {
     this.watch.stop();
     for (const run of this.tracked.values()) run.detach();
     this.tracked.clear();
     for (const timer of this.orphanTimers.values()) clearTimeout(timer);
     this.orphanTimers.clear();
+    await Promise.allSettled([...this.pending]);
   }
 
   // ---------------------------------------------------------------- for PodRun
@@ -229,7 +233,14 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
   }
 
   /** @internal Deletes a pod; true when it existed. */
-  async deletePod(name: string, gracePeriodSeconds: number): Promise<boolean> {
+  deletePod(name: string, gracePeriodSeconds: number): Promise<boolean> {
+    const call = this.sendDelete(name, gracePeriodSeconds);
+    this.pending.add(call);
+    void call.finally(() => this.pending.delete(call));
+    return call;
+  }
+
+  private async sendDelete(name: string, gracePeriodSeconds: number): Promise<boolean> {
     try {
       await this.core.deleteNamespacedPod({ name, namespace: this.options.namespace, gracePeriodSeconds });
       return true;
