@@ -43,6 +43,7 @@ export interface RunResult {
   failed?: string;
   events: string[];
   cursor?: LogCursor;
+  runtimeRef?: string;
 }
 
 /** Starts a run and collects what the runtime reports; `done` resolves on exited/failedToStart. */
@@ -59,8 +60,9 @@ export function startRun(runtime: KubernetesRuntime, spec: LaunchSpec) {
 
 export function collector(result: RunResult, resolveDone: (r: RunResult) => void, resolveStarted: () => void = () => {}): KubernetesRunObserver {
   return {
-    started: () => {
+    started: (runtimeRef) => {
       result.events.push('started');
+      result.runtimeRef = runtimeRef;
       resolveStarted();
     },
     stdout: (chunk) => (result.output += chunk),

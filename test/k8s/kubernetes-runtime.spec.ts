@@ -55,6 +55,7 @@ describe('KubernetesRuntime against the API emulation', () => {
     const r = await within(run.done, 10_000, 'run');
     assert.equal(r.failed, undefined);
     assert.deepEqual(r.events, ['started', 'exited']);
+    assert.equal(r.runtimeRef, podNameFor(spec.executionId), 'started() names the pod');
     assert.deepEqual(r.exit, { exitCode: 0, signal: null });
     // stdout and stderr are two pipes: their relative order is not kept (nor is it by a kubelet).
     const out = lines(r.output);

@@ -165,6 +165,22 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
   }
 
   /**
+   * How the dispatcher uses it after a restart (in place of marking the runs `lost`):
+   *
+   *   if (this.runtime instanceof KubernetesRuntime) {
+   *     const pods = new Map((await runtime.listActive()).map((p) => [p.executionId, p]));
+   *     for (const run of runs in ('starting','running') owned by INSTANCE_ID — or by a replica
+   *          that is gone, to adopt its pods —) {
+   *       const pump = new OutputPump(sink, run.lastSequence);       // continue the numbering
+   *       const handle = await runtime.reattach(run.id, observer, run.logCursor, run.launchSpec?.timeoutSeconds);
+   *       if (handle) this.active.set(run.id, handle); else mark the run `lost` ("its pod is gone");
+   *     }
+   *   }
+   *
+   * `observer` is the same one `start()` gets; its optional `logCursor(cursor)` should be
+   * persisted (throttled, e.g. with the progress patch) so the output resumes exactly; without
+   * a cursor the whole log is reported again. `started(podName)` is reported again.
+   *
    * Picks up the pod of a run started before a restart (or by a replica that died): reports
    * its output from `cursor` on (from the start without one) and its end, exactly as for a
    * run started here. Resolves to null when the run has no pod any more (the caller marks
@@ -398,7 +414,7 @@ class PodRun {
 
     if (!this.startedReported && (state?.running || state?.terminated)) {
       this.startedReported = true;
-      this.observer.started();
+      this.observer.started(this.podName);
       this.follower = this.runtime.followLogs(
         this.podName,
         {
