@@ -60,7 +60,8 @@ export function planSync(
   return { groupRows, scriptRows, removedGroups, changes };
 }
 
-const CHUNK = 50;
+/** Rows per upsert statement (9 parameters a row, far below the 65,535 limit). */
+const CHUNK = 500;
 
 /**
  * The catalog's tables. Every write is one autocommitted statement (no
