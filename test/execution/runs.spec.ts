@@ -44,7 +44,7 @@ describe('execution service', { concurrency: false }, () => {
     waitFor(async () => {
       const run = (await api.get(`/api/v1/executions/${id}`)).body;
       return ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'].includes(run.state) ? run : undefined;
-    }, 20_000, `run ${id} to end`);
+    }, 20_000, `run ${id} to end; output:\n${stack.output().slice(-3000)}`);
 
   test('a run over the per-user limit waits queued with its position, then starts after the first', async () => {
     const first = await api.run('testing/sleeper.py', { seconds: 1 });
@@ -127,5 +127,30 @@ describe('execution service', { concurrency: false }, () => {
     assert.equal(processesOf(run.id).length, 0, 'no process of the lost run is left running');
     const next = await api.run('testing/sleeper.py', { seconds: 0.2 });
     assert.equal((await finished(next.id)).state, 'succeeded', 'the restarted service runs new work');
+  });
+
+  test('too many submissions get 429 with Retry-After, and so does a full queue', async () => {
+    await stack.kill('execution', 'SIGTERM');
+    await stack.restart('execution', { RUN_SUBMISSIONS_PER_MINUTE: '3' });
+    await waitFor(async () => (await fetch(`${stack.url}/readyz`)).ok, 20_000, 'execution to be back');
+    const refused = await waitFor(async () => {
+      const res = await api.post('/api/v1/executions', { scriptId: 'testing/sleeper.py', parameters: { seconds: 0.1 } });
+      return res.status === 429 ? res : undefined;
+    }, 20_000, 'a 429');
+    assert.match(refused.body.message, /At most 3 runs a minute/);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+
+    await stack.kill('execution', 'SIGTERM');
+    await stack.restart('execution', { RUN_SUBMISSIONS_PER_MINUTE: '10000', MAX_QUEUED_RUNS: '1' });
+    await waitFor(async () => (await fetch(`${stack.url}/readyz`)).ok, 20_000, 'execution to be back');
+    const running = await api.run('testing/sleeper.py', { seconds: 2 });
+    await waitFor(async () => (await api.get(`/api/v1/executions/${running.id}`)).body.state === 'running', 5000, 'the run to start');
+    const queued = await api.run('testing/sleeper.py', { seconds: 0.1 });
+    const full = await api.post('/api/v1/executions', { scriptId: 'testing/sleeper.py', parameters: { seconds: 0.1 } });
+    assert.equal(full.status, 429);
+    assert.match(full.body.message, /queue is full/);
+    assert.ok(full.headers.get('retry-after'));
+    await finished(queued.id);
   });
 });

@@ -18,8 +18,8 @@ export interface RunningStack {
   output(): string;
   /** Kills one process (e.g. execution, to test restarts) and returns once it exited. */
   kill(name: string, signal?: NodeJS.Signals): Promise<void>;
-  /** Starts a killed process again with the same environment. */
-  restart(name: string): Promise<void>;
+  /** Starts a killed process again with the same environment, plus `env` overrides. */
+  restart(name: string, env?: Record<string, string>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -75,8 +75,10 @@ function stack(url: string, dataDir: string, specs: ProcessSpec[], log: string[]
       child.kill(signal);
       await exited(child);
     },
-    async restart(name) {
-      processes.set(name, launch(specs.find((s) => s.name === name)!, log));
+    async restart(name, env = {}) {
+      const spec = specs.find((s) => s.name === name)!;
+      spec.env = { ...spec.env, ...env };
+      processes.set(name, launch(spec, log));
     },
     async stop() {
       for (const child of processes.values()) child.kill('SIGTERM');
