@@ -46,7 +46,7 @@ import { AuditService, type AuditActor, type AuditEntry } from './audit/audit.se
 import { KeyStore } from './keys/key-store.service.js';
 import { SessionsService, ACCOUNT_DEACTIVATED, type Session } from './tokens/sessions.service.js';
 import { TokensService } from './tokens/tokens.service.js';
-import { verifyPassword } from './users/passwords.js';
+import { checkPasswordRules, verifyPassword } from './users/passwords.js';
 import type { UserRecord } from './users/user.entity.js';
 import { UsersService } from './users/users.service.js';
 
@@ -192,6 +192,8 @@ export class AuthGrpcController implements AuthServiceController {
     const caller = callerOf(metadata);
     if (caller.apiTokenId) throw permissionDenied('An API token cannot change the password: sign in with your password');
     const user = await this.currentUser(caller);
+    // The cheap rule check first: a bad new password costs no hash verification.
+    checkPasswordRules(request.newPassword, user.username, 'new_password');
     if (!(await verifyPassword(await this.users.passwordHashOf(user.id), request.currentPassword))) {
       await this.record(caller, metadata, call, { action: 'user.password_changed', outcome: 'failure', ...targetUser(user), details: { reason: 'current password incorrect' } });
       throw invalidArgument('Current password is incorrect', { current_password: 'is incorrect' });

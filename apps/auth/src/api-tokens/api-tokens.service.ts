@@ -12,6 +12,10 @@ export const MAX_ACTIVE_TOKENS_PER_USER = 50;
 /** last_used_at is written at most this often per token. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
+/** Letters, digits, spaces and a few punctuation marks: no quotes, angle brackets or control characters. */
+export const TOKEN_NAME_PATTERN = /^[\p{L}\p{N} ._:()\/@#+-]{1,100}$/u;
+export const TOKEN_NAME_RULE = 'Name may hold letters, digits, spaces and . _ : ( ) / @ # + - (at most 100)';
+
 export const hashApiToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export interface ApiTokenRecord {
@@ -68,8 +72,7 @@ export class ApiTokensService {
     const days = input.expiresInDays || DEFAULT_TOKEN_DAYS;
     const fields: Record<string, string> = {};
     if (!name || name.length > 100) fields.name = 'Name must be 1-100 characters';
-    // eslint-disable-next-line no-control-regex
-    else if (/[\u0000-\u001f\u007f]/.test(name)) fields.name = 'Name must not contain control characters';
+    else if (!TOKEN_NAME_PATTERN.test(name)) fields.name = TOKEN_NAME_RULE;
     if (!isLevel(level)) fields.level = `Level must be one of ${LEVELS.join(', ')}`;
     if (!Number.isInteger(days) || days < 1 || days > MAX_TOKEN_DAYS) fields.expires_in_days = `must be between 1 and ${MAX_TOKEN_DAYS} days`;
     if (Object.keys(fields).length) throw invalidArgument(Object.entries(fields).map(([k, v]) => (k === 'expires_in_days' ? `expires_in_days ${v}` : v)).join('; '), fields);

@@ -7,7 +7,8 @@ import { checkPasswordRules, hashPassword } from './passwords.js';
 import { UserRecord } from './user.entity.js';
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
-const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** Deliberately plain: no quotes, angle brackets or spaces (nothing a template or a query could mistake for code). */
+export const EMAIL_PATTERN = /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/;
 export const MAX_FAILED_LOGINS = 5;
 export const LOCK_SECONDS = 15 * 60;
 

@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { LANGUAGES, LEVELS, THEMES } from '#contracts/levels.js';
 
 export class LoginDto {
@@ -50,6 +50,7 @@ export class CreateApiTokenDto {
   @IsString({ message: 'name must be a string' })
   @MinLength(1, { message: 'name is required' })
   @MaxLength(100, { message: 'name must be at most 100 characters' })
+  @Matches(/^[\p{L}\p{N} ._:()\/@#+-]{1,100}$/u, { message: 'name may hold letters, digits, spaces and . _ : ( ) / @ # + -' })
   name: string;
 
   @IsOptional()

@@ -4,7 +4,7 @@ import { LANGUAGES, LEVELS } from '#contracts/levels.js';
 import { toBoolean } from '../auth/dto.js';
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
-const EMAIL_OR_EMPTY = /^$|^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const EMAIL_OR_EMPTY = /^$|^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/;
 
 export class CreateUserDto {
   @IsString({ message: 'username must be a string' })
