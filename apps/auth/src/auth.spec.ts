@@ -14,6 +14,7 @@ import { openDatabase } from '#common/database.js';
 import { PROTO_ROOT } from '#common/paths.js';
 import { startServiceApp } from '#common/service-app.js';
 import type { LoginResponse, User } from '#contracts/generated/scriptorium/auth/v1/auth.js';
+import { Subjects } from '#contracts/subjects.js';
 import { startPostgres, type TestPostgres } from '../../../test/harness/postgres.js';
 import { freePort } from '../../../test/harness/net.js';
 import { AuthConfig } from './auth.config.js';
@@ -29,6 +30,7 @@ interface Started {
   nest: INestApplication;
   dataSource: DataSource;
   client: Client;
+  bus: InProcessEventBus;
   stop(): Promise<void>;
 }
 
@@ -43,10 +45,11 @@ async function startAuth(dbUrl: string, env: Record<string, string> = {}): Promi
     DATABASE_URL: dbUrl, NATS_URL: 'inproc://', GRPC_LISTEN: `127.0.0.1:${port}`, HTTP_PORT: '0', ...env,
   });
   const dataSource = await openDatabase(config.DATABASE_URL, 4, [authApp.schema]);
-  const nest = await startServiceApp(authApp, { config, dataSource, bus: new InProcessEventBus() });
+  const bus = new InProcessEventBus();
+  const nest = await startServiceApp(authApp, { config, dataSource, bus });
   const client = new AuthService(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Client;
   return {
-    nest, dataSource, client,
+    nest, dataSource, client, bus,
     async stop() {
       client.close();
       await nest.close();
@@ -342,6 +345,43 @@ describe('auth service', { timeout: 60_000 }, () => {
       assert.ok((await call<LoginResponse>(auth.client, 'refresh', { refreshToken: current.refreshToken })).accessToken);
       await rejects(login('vera', 'vera password 1'), grpc.status.UNAUTHENTICATED);
       assert.ok((await login('vera', 'vera password 2')).accessToken);
+    });
+  });
+
+  describe('audit trail and API tokens', () => {
+    it('stores audit events other services publish, once per event id', async () => {
+      const event = {
+        eventId: 'catalog-edit-1', occurredAt: new Date().toISOString(), service: 'catalog', action: 'script.metadata_edited',
+        outcome: 'success' as const, actorId: 'u-1', actorUsername: 'dev', targetType: 'script', targetId: 'g/s.py', ip: '10.0.0.9',
+        details: { field: 'description' },
+      };
+      auth.bus.publish(Subjects.auditActionPerformed, event);
+      auth.bus.publish(Subjects.auditActionPerformed, event);
+      const { eventId: _id, occurredAt: _at, ...body } = event;
+      auth.bus.publish(Subjects.auditActionPerformed, { ...body, action: '' } as never); // malformed: ignored
+      let events: { id: string; service: string; ip: string; detailsJson: string }[] = [];
+      for (let i = 0; i < 50 && events.length === 0; i++) {
+        events = (await call<{ events: typeof events }>(auth.client, 'listAuditEvents', { action: 'script.metadata_edited' }, adminToken)).events;
+        if (!events.length) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(events.length, 1);
+      assert.deepEqual([events[0].id, events[0].service, events[0].ip, JSON.parse(events[0].detailsJson)], ['catalog-edit-1', 'catalog', '10.0.0.9', { field: 'description' }]);
+    });
+
+    it('resolves API tokens locally in auth and caps them at the owner\'s current level', async () => {
+      const dev = await call<User>(auth.client, 'createUser', { username: 'tokenowner', password: 'token owner pw 1', level: 'developer' }, adminToken);
+      const devToken = (await login('tokenowner', 'token owner pw 1')).accessToken;
+      const created = await call<{ token: string; apiToken: { id: string; level: string } }>(auth.client, 'createApiToken', { name: 'ci', level: 'developer' }, devToken);
+      assert.match(created.token, /^sct_/);
+      const verified = await call<{ level: string; userId: string }>(auth.client, 'verifyApiToken', { token: created.token });
+      assert.deepEqual([verified.level, verified.userId], ['developer', dev.id]);
+      await call(auth.client, 'updateUser', { id: dev.id, level: 'viewer' }, adminToken);
+      assert.equal((await call<{ level: string }>(auth.client, 'verifyApiToken', { token: created.token })).level, 'viewer');
+      assert.equal((await call<User>(auth.client, 'getMe', {}, created.token)).username, 'tokenowner');
+      await rejects(call(auth.client, 'createApiToken', { name: 'again' }, created.token), grpc.status.PERMISSION_DENIED);
+      await call(auth.client, 'revokeApiToken', { id: created.apiToken.id }, devToken);
+      await rejects(call(auth.client, 'getMe', {}, created.token), grpc.status.UNAUTHENTICATED, 'API token revoked');
+      await rejects(call(auth.client, 'verifyApiToken', { token: created.token }), grpc.status.UNAUTHENTICATED);
     });
   });
 });
