@@ -5,6 +5,11 @@ import { ServiceCoreModule, type ServiceApp } from '#common/service-app.js';
 import { ExecutionConfig } from './execution.config.js';
 import { CreateExecutions1764000000000 } from './migrations/1764000000000-create-executions.js';
 import { RunLinks1764200000000 } from './migrations/1764200000000-run-links.js';
+import { ProjectsCodeSessions1764300000000 } from './migrations/1764300000000-projects-code-sessions.js';
+import { CodeSessionRecord } from './code-sessions/code-session.entity.js';
+import { CodeSessionsModule } from './code-sessions/code-sessions.module.js';
+import { ActiveProjectRecord, ProjectRecord } from './projects/project.entity.js';
+import { ProjectsModule } from './projects/projects.module.js';
 import { ExecutionRecord } from './runs/execution.entity.js';
 import { RunsModule } from './runs/runs.module.js';
 
@@ -15,14 +20,20 @@ export const executionApp: ServiceApp<ExecutionConfig> = {
   name: 'execution',
   configClass: ExecutionConfig,
   required: ['AUTH_GRPC_URL', 'CATALOG_GRPC_URL'],
-  schema: { schema: 'execution', entities: [ExecutionRecord], migrations: [CreateExecutions1764000000000, RunLinks1764200000000] },
+  schema: {
+    schema: 'execution',
+    entities: [ExecutionRecord, ProjectRecord, ActiveProjectRecord, CodeSessionRecord],
+    migrations: [CreateExecutions1764000000000, RunLinks1764200000000, ProjectsCodeSessions1764300000000],
+  },
   module: (deps) => ({
     module: ExecutionAppModule,
     imports: [
       ServiceCoreModule.forRoot(deps),
       ServiceAuthModule.forRoot(deps.config.AUTH_GRPC_URL!),
       { ...grpcClientsModule({ catalog: deps.config.CATALOG_GRPC_URL! }), global: true },
+      ProjectsModule,
       RunsModule,
+      CodeSessionsModule,
     ],
   }),
 };

@@ -12,12 +12,14 @@ import { ClientAddressInterceptor } from './auth/client-address.interceptor.js';
 import { JwtAuthGuard } from './auth/jwt-auth.guard.js';
 import { JwtStrategy } from './auth/jwt.strategy.js';
 import { CatalogController } from './catalog/catalog.controller.js';
+import { CodeSessionsController } from './code-sessions/code-sessions.controller.js';
 import { ExecutionsController } from './executions/executions.controller.js';
 import type { GatewayConfig } from './gateway.config.js';
 import { GatewayHealthController } from './health/health.controller.js';
 import { HttpErrorFilter } from './http-exception.filter.js';
 import { LiveRunStream } from './live/live-run-stream.js';
 import { LiveSocketServer } from './live/live-socket.server.js';
+import { ProjectsController } from './projects/projects.controller.js';
 import { ServiceClients } from './service-clients.js';
 import { AuditController } from './users/audit.controller.js';
 import { UsersController } from './users/users.controller.js';
@@ -45,7 +47,16 @@ export class GatewayModule implements NestModule {
           backup: config.BACKUP_GRPC_URL,
         }),
       ],
-      controllers: [GatewayHealthController, AuthController, CatalogController, ExecutionsController, UsersController, AuditController],
+      controllers: [
+        GatewayHealthController,
+        AuthController,
+        CatalogController,
+        ExecutionsController,
+        UsersController,
+        AuditController,
+        ProjectsController,
+        CodeSessionsController,
+      ],
       providers: [
         ServiceClients,
         LiveRunStream,

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
@@ -13,6 +12,8 @@ import { CatalogClient } from '../catalog/catalog.client.js';
 import type { ExecutionConfig } from '../execution.config.js';
 import { launchArguments, SECRET_MASK } from '../parameters/launch-arguments.js';
 import { ParameterValidator } from '../parameters/parameter-validator.js';
+import type { ProjectRecord } from '../projects/project.entity.js';
+import { ProjectsService } from '../projects/projects.service.js';
 import { ExecutionRecord } from './execution.entity.js';
 import { RunDispatcher } from './run-dispatcher.service.js';
 import { RunStateStore, snapshotOf } from './run-state.store.js';
@@ -38,7 +39,25 @@ export interface RunPage {
   nextPageToken: string;
 }
 
-const DEFAULT_PROJECT = 'default';
+/** A run whose script, launch and project are decided: what enqueue stores. */
+export interface PreparedRun {
+  scriptId: string;
+  scriptName: string;
+  groupId: string;
+  project: ProjectRecord;
+  interpreter: string;
+  scriptPath: string;
+  scriptSource: string;
+  /** Arguments after the standard ones. */
+  args: string[];
+  env: Record<string, string>;
+  /** What history shows (secrets masked). */
+  parameters: Record<string, unknown>;
+  language: string;
+  timeoutSeconds: number;
+  idempotencyKey: string | null;
+  rerunOf?: string | null;
+}
 
 @Injectable()
 export class RunsService {
@@ -51,6 +70,7 @@ export class RunsService {
     private readonly dispatcher: RunDispatcher,
     private readonly state: RunStateStore,
     private readonly bus: EventBus,
+    private readonly projects: ProjectsService,
   ) {}
 
   /** Validates and stores a run (queued) and wakes the dispatcher. A repeated idempotency key returns the first run. */
@@ -79,48 +99,80 @@ export class RunsService {
       const list = Object.entries(problems).map(([field, message]) => `${field} ${message}`).join('; ');
       throw invalidArgument(`Invalid parameters: ${list}`, problems);
     }
-    const projectId = request.projectId || DEFAULT_PROJECT;
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(projectId)) throw invalidArgument('projectId may hold only letters, digits, "-" and "_"');
-    const workingDir = resolve(this.config.DATA_DIR, 'projects', caller.userId, script.groupId, projectId);
+    const project = await this.projects.resolveForRun(caller, script.groupId, request.projectId);
     const launch = launchArguments(script.parametersSchemaJson, parameters);
+    return this.enqueue(caller, {
+      scriptId: script.id,
+      scriptName: script.name,
+      groupId: script.groupId,
+      project,
+      interpreter: script.runtime!.interpreter,
+      scriptPath: script.runtime!.path,
+      scriptSource: script.runtime!.source,
+      args: launch.args,
+      env: launch.env,
+      parameters: launch.masked,
+      language,
+      timeoutSeconds: script.timeoutSeconds > 0 ? script.timeoutSeconds : this.config.DEFAULT_TIMEOUT_SECONDS,
+      idempotencyKey,
+      rerunOf: request.rerunOf ?? null,
+    });
+  }
+
+  /** Submits a run whose launch is decided by the caller of this method (a code session): same idempotency, limits and queue. */
+  async submitPrepared(caller: Caller, prepared: PreparedRun): Promise<ExecutionRecord> {
+    if (prepared.idempotencyKey) {
+      if (prepared.idempotencyKey.length > 200) throw invalidArgument('Idempotency key must be at most 200 characters');
+      const earlier = await this.runs.findOneBy({ userId: caller.userId, idempotencyKey: prepared.idempotencyKey });
+      if (earlier) return earlier;
+    }
+    await this.checkSubmissionLimits(caller);
+    return this.enqueue(caller, prepared);
+  }
+
+  /** Stores the run queued in its project's data directory, with the standard arguments, and wakes the dispatcher. */
+  private async enqueue(caller: Caller, p: PreparedRun): Promise<ExecutionRecord> {
+    const { idempotencyKey, project } = p;
+    const workingDir = this.projects.dataDir(project);
     const standard = [
       '--data-dir', workingDir,
       '--user-level', caller.level,
       '--port', '0',
-      '--project-id', projectId,
-      '--project-name', projectId === DEFAULT_PROJECT ? 'Default' : projectId,
+      '--project-id', project.id,
+      '--project-name', project.name,
       '--theme', caller.theme,
-      '--language', language,
+      '--language', p.language,
     ];
     const id = randomUUID();
     const record = this.runs.create({
       id,
-      scriptId: script.id,
-      scriptName: script.name,
-      groupId: script.groupId,
+      scriptId: p.scriptId,
+      scriptName: p.scriptName,
+      groupId: p.groupId,
       userId: caller.userId,
       username: caller.username,
       state: 'queued',
-      parameters: launch.masked,
+      parameters: p.parameters,
       idempotencyKey,
-      projectId,
-      rerunOf: request.rerunOf ?? null,
+      projectId: project.id,
+      rerunOf: p.rerunOf ?? null,
       launchSpec: {
         executionId: id,
-        interpreter: script.runtime!.interpreter,
-        scriptPath: script.runtime!.path,
-        scriptSource: script.runtime!.source,
-        args: [...standard, ...launch.args],
-        env: launch.env,
+        interpreter: p.interpreter,
+        scriptPath: p.scriptPath,
+        scriptSource: p.scriptSource,
+        args: [...standard, ...p.args],
+        env: p.env,
         workingDir,
-        timeoutSeconds: script.timeoutSeconds > 0 ? script.timeoutSeconds : this.config.DEFAULT_TIMEOUT_SECONDS,
+        timeoutSeconds: p.timeoutSeconds,
       },
     });
     try {
       await this.runs.insert(record as never);
     } catch (error) {
       // A concurrent submission with the same key won the insert: answer with its run.
-      if (idempotencyKey && (error as { code?: string }).code === '23505') {
+      const { code, constraint } = error as { code?: string; constraint?: string };
+      if (idempotencyKey && code === '23505' && (constraint ?? 'executions_idempotency') === 'executions_idempotency') {
         return this.runs.findOneByOrFail({ userId: caller.userId, idempotencyKey });
       }
       throw error;
