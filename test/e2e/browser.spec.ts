@@ -7,7 +7,11 @@
 // Run: npm run build && node scripts/run-tests.mjs integration e2e
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '#common/paths.js';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ADMIN_PASSWORD, login, startAllInOneProcess, type RunningStack } from '../harness/stack.js';
 
@@ -49,9 +53,17 @@ describe('web UI in a browser (all-in-one)', { timeout: 90_000 }, () => {
     return decodeURIComponent(match[1]);
   };
 
+  // The example groups plus one script whose header is broken: listed, flagged, not runnable.
+  const scriptGroups = mkdtempSync(join(tmpdir(), 'scriptorium-ui-groups-'));
+
   before(async () => {
     const started = Date.now();
-    [stack, browser] = await Promise.all([startAllInOneProcess(), chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })]);
+    cpSync(join(PROJECT_ROOT, 'script_groups'), scriptGroups, { recursive: true });
+    writeFileSync(
+      join(scriptGroups, 'getting_started', 'broken.py'),
+      ['#!/usr/bin/env python3', '"""', 'ScriptsManager Metadata:', '@description: A script whose parameters do not parse', '@parameters: [{"name": ', '"""', 'print("never")', ''].join('\n'),
+    );
+    [stack, browser] = await Promise.all([startAllInOneProcess({ SCRIPT_GROUPS_DIR: scriptGroups }), chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })]);
     token = await login(stack.url);
     context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 900 } });
     // Records, on every page load, when each log line is added to the DOM (wall clock, like the line's timestamp).
@@ -87,6 +99,7 @@ describe('web UI in a browser (all-in-one)', { timeout: 90_000 }, () => {
     const started = Date.now();
     await Promise.race([browser?.close().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5000))]);
     await stack?.stop();
+    rmSync(scriptGroups, { recursive: true, force: true });
     console.log(`stopped in ${Date.now() - started} ms`);
   });
 
@@ -110,6 +123,10 @@ describe('web UI in a browser (all-in-one)', { timeout: 90_000 }, () => {
   test('opens getting_started and runs greet.py: lines arrive, state succeeded, exit code 0, duration', async () => {
     await page.click(tid('group-link-getting_started'));
     await page.locator(`[data-script-id="getting_started/greet.py"]`).waitFor();
+    const broken = page.locator(`[data-script-id="getting_started/broken.py"]`);
+    assert.equal(await broken.getAttribute('data-valid'), 'false', 'the broken script is listed as invalid');
+    assert.match((await broken.locator(tid('script-invalid')).textContent()) ?? '', /Not runnable: \S/);
+    assert.equal(await broken.locator('a, button').count(), 0, 'and cannot be opened to run');
     await page.click(tid('open-script-greet.py'));
     await page.locator(tid('run-form')).waitFor();
     assert.equal(await page.inputValue(tid('param-times')), '1', 'default filled in');
