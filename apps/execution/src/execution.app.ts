@@ -12,6 +12,7 @@ import { ActiveProjectRecord, ProjectRecord } from './projects/project.entity.js
 import { ProjectsModule } from './projects/projects.module.js';
 import { ExecutionRecord } from './runs/execution.entity.js';
 import { RunsModule } from './runs/runs.module.js';
+import { SESSION_MIGRATIONS } from './sessions/sessions.providers.js';
 
 @Module({})
 class ExecutionAppModule {}
@@ -23,7 +24,7 @@ export const executionApp: ServiceApp<ExecutionConfig> = {
   schema: {
     schema: 'execution',
     entities: [ExecutionRecord, ProjectRecord, ActiveProjectRecord, CodeSessionRecord],
-    migrations: [CreateExecutions1764000000000, RunLinks1764200000000, ProjectsCodeSessions1764300000000],
+    migrations: [CreateExecutions1764000000000, RunLinks1764200000000, ProjectsCodeSessions1764300000000, ...SESSION_MIGRATIONS],
   },
   module: (deps) => ({
     module: ExecutionAppModule,

@@ -10,6 +10,7 @@ import { PROJECT_ROOT } from '#common/paths.js';
 import type { GatewayConfig } from './gateway.config.js';
 import { GatewayModule } from './gateway.module.js';
 import { LiveSocketServer } from './live/live-socket.server.js';
+import { SessionProxy } from './sessions/session-proxy.js';
 
 /** Builds and starts the HTTP edge: REST, OpenAPI at /api/docs, live streams, and the web UI. */
 export async function startGateway(config: GatewayConfig): Promise<INestApplication> {
@@ -17,6 +18,9 @@ export async function startGateway(config: GatewayConfig): Promise<INestApplicat
     logger: new JsonLogger('gateway'),
     bodyParser: false,
   });
+  // Session hosts (<id>.<SESSIONS_DOMAIN>) get only the session proxy: installed before every other handler.
+  const sessions = app.get(SessionProxy);
+  app.use(sessions.middleware);
   app.useBodyParser('json', { limit: '1mb' });
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
   app.disable('x-powered-by');
@@ -24,7 +28,7 @@ export async function startGateway(config: GatewayConfig): Promise<INestApplicat
   app.useStaticAssets(join(PROJECT_ROOT, 'apps/gateway/web'), { index: 'index.html' });
   const openapi = SwaggerModule.createDocument(app, new DocumentBuilder().setTitle('Scriptorium').setVersion('v1').addBearerAuth().build());
   SwaggerModule.setup('api/docs', app, openapi);
-  app.get(LiveSocketServer).attach(app.getHttpServer() as Server);
+  app.get(LiveSocketServer).attach(sessions.attach(app.getHttpServer() as Server));
   await app.listen(config.HTTP_PORT, config.HTTP_HOST);
   rootLogger().info({ service: 'gateway', port: config.HTTP_PORT }, 'gateway started');
   return app;

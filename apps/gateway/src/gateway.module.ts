@@ -21,6 +21,7 @@ import { LiveRunStream } from './live/live-run-stream.js';
 import { LiveSocketServer } from './live/live-socket.server.js';
 import { ProjectsController } from './projects/projects.controller.js';
 import { ServiceClients } from './service-clients.js';
+import { SessionsGatewayModule } from './sessions/sessions.module.js';
 import { AuditController } from './users/audit.controller.js';
 import { UsersController } from './users/users.controller.js';
 
@@ -46,6 +47,7 @@ export class GatewayModule implements NestModule {
           logging: config.LOGGING_GRPC_URL,
           backup: config.BACKUP_GRPC_URL,
         }),
+        SessionsGatewayModule.forRoot(config),
       ],
       controllers: [
         GatewayHealthController,

@@ -5,6 +5,7 @@ import type { ExecutionConfig } from '../execution.config.js';
 import { KubernetesRuntime } from '../runtime/kubernetes/kubernetes.runtime.js';
 import { LocalProcessRuntime } from '../runtime/local-process.runtime.js';
 import { ScriptRuntime } from '../runtime/script-runtime.js';
+import { SESSION_CONTROLLERS, SESSION_PROVIDERS } from '../sessions/sessions.providers.js';
 import { ExecutionRecord } from './execution.entity.js';
 import { RunDispatcher } from './run-dispatcher.service.js';
 import { RunStateStore } from './run-state.store.js';
@@ -13,8 +14,8 @@ import { RunsService } from './runs.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([ExecutionRecord])],
-  controllers: [RunsGrpcController],
-  providers: [RunsService, RunDispatcher, RunStateStore, CatalogClient, {
+  controllers: [RunsGrpcController, ...SESSION_CONTROLLERS],
+  providers: [RunsService, RunDispatcher, RunStateStore, CatalogClient, ...SESSION_PROVIDERS, {
       provide: ScriptRuntime,
       inject: ['SERVICE_CONFIG'],
       useFactory: (config: ExecutionConfig) =>

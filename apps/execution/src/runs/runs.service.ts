@@ -17,6 +17,7 @@ import { ProjectsService } from '../projects/projects.service.js';
 import { ExecutionRecord } from './execution.entity.js';
 import { RunDispatcher } from './run-dispatcher.service.js';
 import { RunStateStore, snapshotOf } from './run-state.store.js';
+import { SessionsService } from '../sessions/sessions.service.js';
 
 export interface RunRequest {
   scriptId: string;
@@ -57,6 +58,8 @@ export interface PreparedRun {
   timeoutSeconds: number;
   idempotencyKey: string | null;
   rerunOf?: string | null;
+  /** An interactive script: the run opens a session and is told the port to serve on. */
+  interactive?: boolean;
 }
 
 @Injectable()
@@ -71,6 +74,7 @@ export class RunsService {
     private readonly state: RunStateStore,
     private readonly bus: EventBus,
     private readonly projects: ProjectsService,
+    private readonly sessions: SessionsService,
   ) {}
 
   /** Validates and stores a run (queued) and wakes the dispatcher. A repeated idempotency key returns the first run. */
@@ -116,6 +120,7 @@ export class RunsService {
       timeoutSeconds: script.timeoutSeconds > 0 ? script.timeoutSeconds : this.config.DEFAULT_TIMEOUT_SECONDS,
       idempotencyKey,
       rerunOf: request.rerunOf ?? null,
+      interactive: script.interactive,
     });
   }
 
@@ -134,16 +139,17 @@ export class RunsService {
   private async enqueue(caller: Caller, p: PreparedRun): Promise<ExecutionRecord> {
     const { idempotencyKey, project } = p;
     const workingDir = this.projects.dataDir(project);
+    const id = randomUUID();
+    const session = p.interactive ? await this.sessions.open(caller, { executionId: id, scriptId: p.scriptId, scriptName: p.scriptName }) : undefined;
     const standard = [
       '--data-dir', workingDir,
       '--user-level', caller.level,
-      '--port', '0',
+      '--port', String(session?.launch.port ?? 0),
       '--project-id', project.id,
       '--project-name', project.name,
       '--theme', caller.theme,
       '--language', p.language,
     ];
-    const id = randomUUID();
     const record = this.runs.create({
       id,
       scriptId: p.scriptId,
@@ -165,11 +171,13 @@ export class RunsService {
         env: p.env,
         workingDir,
         timeoutSeconds: p.timeoutSeconds,
+        ...(session ? { session: session.launch } : {}),
       },
     });
     try {
       await this.runs.insert(record as never);
     } catch (error) {
+      if (session) await this.sessions.discard(session.id);
       // A concurrent submission with the same key won the insert: answer with its run.
       const { code, constraint } = error as { code?: string; constraint?: string };
       if (idempotencyKey && code === '23505' && (constraint ?? 'executions_idempotency') === 'executions_idempotency') {

@@ -11,4 +11,15 @@ export interface LaunchSpec {
   env: Record<string, string>;
   workingDir: string;
   timeoutSeconds: number;
+  /** Set for an interactive script: the session it serves (its `--port` is already in args). */
+  session?: LaunchSession;
+}
+
+/** The interactive session a run serves. */
+export interface LaunchSession {
+  sessionId: string;
+  /** The port the script listens on: a free loopback port (local) or the fixed session port (kubernetes). */
+  port: number;
+  /** Listen on every interface (in a pod, where the session's Service reaches it), not only loopback. */
+  bindAllInterfaces: boolean;
 }

@@ -7,6 +7,7 @@ import { ScriptRuntime, type RunExit, type RunHandle, type RunObserver, type Sto
 import { LogFollower, type LogCursor } from './log-follower.js';
 import {
   buildRunObjects,
+  buildSessionService,
   CONTAINER,
   INSTANCE_ANNOTATION,
   LABELS,
@@ -362,6 +363,15 @@ class PodRun {
     } catch (error) {
       await this.runtime.deletePod(this.podName, 0);
       return this.failed(`cannot create the script's ${objects.payload.kind} for pod ${this.podName}: ${describe(error)}`);
+    }
+    const service = buildSessionService(spec, options);
+    if (service) {
+      try {
+        await core.createNamespacedService({ namespace: options.namespace, body: ownedByPod(service, pod) });
+      } catch (error) {
+        await this.runtime.deletePod(this.podName, 0);
+        return this.failed(`cannot create the session Service for pod ${this.podName}: ${describe(error)}`);
+      }
     }
     if (this.stoppedFor && !this.over) void this.sendDelete();
     // Events that arrived before the subscription (none with a fresh pod, but cheap to check).

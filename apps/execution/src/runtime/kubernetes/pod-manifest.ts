@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { posix, relative, resolve, sep } from 'node:path';
-import type { V1ConfigMap, V1EnvVar, V1Pod, V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1ContainerPort, V1EnvVar, V1Pod, V1Secret, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { LaunchSpec } from '../launch-spec.js';
 
 /** Labels every script pod carries; the runtime finds its pods (and only them) by these. */
@@ -9,6 +9,8 @@ export const LABELS = {
   managedBy: 'app.kubernetes.io/managed-by',
   partOf: 'app.kubernetes.io/part-of',
   executionId: 'scriptorium.io/execution-id',
+  /** On an interactive run's Service: the session it serves. */
+  sessionId: 'scriptorium.io/session-id',
 } as const;
 export const MANAGED_SELECTOR = `${LABELS.name}=scriptorium-script,${LABELS.managedBy}=scriptorium`;
 /** Annotation naming the execution-service replica that started the pod. */
@@ -100,6 +102,12 @@ export function buildRunObjects(spec: LaunchSpec, options: PodManifestOptions): 
     { name: 'SCRIPTORIUM_EXECUTION_ID', value: spec.executionId },
     ...secretNames.map((key) => ({ name: key, valueFrom: { secretKeyRef: { name, key: `env.${key}` } } })),
   ];
+  // An interactive script serves its page on the session port, reached through its Service.
+  const ports: V1ContainerPort[] = [];
+  if (spec.session) {
+    env.push({ name: 'SCRIPTORIUM_BIND_HOST', value: '0.0.0.0' });
+    ports.push({ name: 'session', containerPort: spec.session.port, protocol: 'TCP' });
+  }
   const volumes: V1Volume[] = [
     useSecret
       ? { name: 'script', secret: { secretName: name, defaultMode: 0o440, items: [{ key: 'script', path: fileName }] } }
@@ -145,6 +153,7 @@ export function buildRunObjects(spec: LaunchSpec, options: PodManifestOptions): 
           args,
           workingDir: DATA_MOUNT,
           env,
+          ...(ports.length ? { ports } : {}),
           resources: {
             requests: { cpu: options.resources.cpuRequest, memory: options.resources.memoryRequest },
             limits: {
@@ -185,8 +194,38 @@ export function buildRunObjects(spec: LaunchSpec, options: PodManifestOptions): 
   };
 }
 
+/**
+ * The ClusterIP Service of an interactive run: selects its pod by execution id, exposes the
+ * fixed session port, labelled with the session id. Created owned by the pod (ownedByPod),
+ * so Kubernetes deletes it with the pod. The gateway proxies to `<name>.<namespace>.svc:<port>`.
+ */
+export function buildSessionService(spec: LaunchSpec, options: Pick<PodManifestOptions, 'namespace'>): V1Service | undefined {
+  if (!spec.session) return undefined;
+  const name = podNameFor(spec.executionId);
+  const labels = runLabels(spec.executionId);
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name,
+      namespace: options.namespace,
+      labels: { ...labels, [LABELS.sessionId]: spec.session.sessionId },
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: { [LABELS.executionId]: labels[LABELS.executionId] },
+      ports: [{ name: 'session', protocol: 'TCP', port: spec.session.port, targetPort: spec.session.port }],
+    },
+  };
+}
+
+/** The session's Service address inside the cluster, as the gateway proxy reaches it. */
+export function sessionServiceAddress(executionId: string, namespace: string, port: number): string {
+  return `${podNameFor(executionId)}.${namespace}.svc:${port}`;
+}
+
 /** Makes the payload owned by the created pod, so Kubernetes deletes it with the pod. */
-export function ownedByPod<T extends V1ConfigMap | V1Secret>(body: T, pod: V1Pod): T {
+export function ownedByPod<T extends V1ConfigMap | V1Secret | V1Service>(body: T, pod: V1Pod): T {
   return {
     ...body,
     metadata: {
