@@ -193,7 +193,8 @@ export class ProjectsService implements OnModuleInit {
     const target = await confine(await this.root(project), path);
     if (!target.exists) missing(path);
     const stat = await lstat(target.real);
-    if (!stat.isDirectory()) return [await this.entry(target.root, target.real)];
+    // A file (or a link to one inside): one entry, under the name it was asked by.
+    if (!stat.isDirectory()) return [this.asked(target, await this.entry(target.root, target.real))];
     const entries: FileEntry[] = [];
     const walk = async (dir: string) => {
       const names = (await readdir(dir)).sort();
@@ -207,6 +208,11 @@ export class ProjectsService implements OnModuleInit {
     };
     await walk(target.real);
     return entries;
+  }
+
+  private asked(target: ConfinedPath, entry: FileEntry): FileEntry {
+    const path = target.segments.join('/');
+    return { ...entry, path, name: target.segments.at(-1) ?? '' };
   }
 
   private async entry(root: string, absolute: string): Promise<FileEntry> {
@@ -237,7 +243,7 @@ export class ProjectsService implements OnModuleInit {
         throw new DomainError(GrpcStatus.OUT_OF_RANGE, `"${path}" is ${stat.size} bytes; files larger than ${this.settings.maxFileBytes} bytes cannot be downloaded through the API`);
       }
       const content = await handle.readFile();
-      return { entry: await this.entry(target.root, target.real), content };
+      return { entry: this.asked(target, await this.entry(target.root, target.real)), content };
     } finally {
       await handle.close();
     }
@@ -270,7 +276,7 @@ export class ProjectsService implements OnModuleInit {
       await unlink(temp).catch(() => undefined);
       throw error;
     });
-    return this.entry(target.root, target.real);
+    return this.asked(target, await this.entry(target.root, target.real));
   }
 
   async deleteFile(caller: Caller, projectId: string, path: string, recursive: boolean): Promise<void> {
