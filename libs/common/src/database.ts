@@ -1,4 +1,6 @@
+import { fork } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { DataSource, type DataSourceOptions, type MixedList, type EntitySchema } from 'typeorm';
 import { rootLogger } from './logger.js';
 
@@ -52,21 +54,29 @@ export interface EmbeddedPostgres {
 }
 
 /**
- * Starts PGlite on `dataDir` and serves it over the PostgreSQL wire protocol on a
- * loopback port, so the same `pg` driver code runs against it.
+ * Starts PGlite on `dataDir` in a child process that serves it over the PostgreSQL
+ * wire protocol on a loopback port, so the same `pg` driver code runs against it.
+ * A child, not this process: PGlite maps gigabytes of WebAssembly memory, and a
+ * process that large is slow to fork every time a script starts.
  */
 export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
   mkdirSync(dataDir, { recursive: true });
-  const { PGlite } = await import('@electric-sql/pglite');
-  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-  const db = await PGlite.create({ dataDir });
-  const server = new PGLiteSocketServer({ db, port: 0, host: '127.0.0.1' });
-  await server.start();
+  const child = fork(fileURLToPath(new URL('./embedded-postgres.process.js', import.meta.url)), [dataDir], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('message', (message: { url?: string; error?: string }) =>
+      message.url ? resolve(message.url) : reject(new Error(`embedded PostgreSQL failed to start: ${message.error}`)),
+    );
+    child.once('exit', (code) => reject(new Error(`embedded PostgreSQL exited with code ${code} while starting`)));
+  });
   return {
-    url: `postgres://postgres@${server.getServerConn()}/postgres`,
+    url,
     async stop() {
-      await server.stop();
-      await db.close();
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.send('stop');
+      await exited;
     },
   };
 }

@@ -44,12 +44,6 @@ export interface OutputProducedEvent extends EventEnvelope {
   final: boolean;
 }
 
-export interface LinesStoredEvent extends EventEnvelope {
-  executionId: string;
-  lines: OutputLine[];
-  final: boolean;
-}
-
 export interface CatalogChangedEvent extends EventEnvelope {
   added: string[];
   changed: string[];
@@ -92,7 +86,6 @@ export interface EventMap {
   [Subjects.runUpdated]: RunUpdatedEvent;
   [Subjects.runFinished]: RunUpdatedEvent;
   [Subjects.outputProduced]: OutputProducedEvent;
-  [Subjects.linesStored]: LinesStoredEvent;
   [Subjects.catalogChanged]: CatalogChangedEvent;
   [Subjects.auditActionPerformed]: AuditActionPerformedEvent;
   [Subjects.userDeleted]: UserDeletedEvent;

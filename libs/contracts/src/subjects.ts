@@ -9,10 +9,11 @@ export const Subjects = {
   runUpdated: 'scriptorium.execution.run.updated',
   /** A run reached a terminal state. */
   runFinished: 'scriptorium.execution.run.finished',
-  /** A runtime read output lines of a run (a batch, in sequence order). */
+  /**
+   * A runtime read output lines of a run (a batch, in sequence order). Logging stores
+   * them (queue group) and every logging replica feeds its live tails from them.
+   */
   outputProduced: 'scriptorium.execution.output.produced',
-  /** Logging stored a batch of lines; every logging replica feeds its live tails from it. */
-  linesStored: 'scriptorium.logging.lines.stored',
   /** The catalog's view of the script tree changed. */
   catalogChanged: 'scriptorium.catalog.scripts.changed',
   /**

@@ -1,19 +1,19 @@
 import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Observable, Subject } from 'rxjs';
-import type { LinesStoredEvent } from '#contracts/events.js';
+import type { OutputProducedEvent } from '#contracts/events.js';
 import { Subjects } from '#contracts/subjects.js';
 import { EventBus } from '#common/bus.js';
 
-/** Stored-line announcements of this replica, per execution, for the tails it serves. */
+/** Output batches as they are produced (before they are stored), per execution, for the tails this replica serves. */
 @Injectable()
 export class LiveTails implements OnModuleInit, OnModuleDestroy {
-  private readonly subjects = new Map<string, { subject: Subject<LinesStoredEvent>; listeners: number }>();
+  private readonly subjects = new Map<string, { subject: Subject<OutputProducedEvent>; listeners: number }>();
   private unsubscribe?: () => void;
 
   constructor(private readonly bus: EventBus) {}
 
   onModuleInit() {
-    this.unsubscribe = this.bus.subscribe(Subjects.linesStored, (e) => this.subjects.get(e.executionId)?.subject.next(e));
+    this.unsubscribe = this.bus.subscribe(Subjects.outputProduced, (e) => this.subjects.get(e.executionId)?.subject.next(e));
   }
 
   onModuleDestroy() {
@@ -21,8 +21,8 @@ export class LiveTails implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Announcements for one execution from now on; the entry goes when the last listener leaves. */
-  follow(executionId: string): Observable<LinesStoredEvent> {
-    return new Observable<LinesStoredEvent>((observer) => {
+  follow(executionId: string): Observable<OutputProducedEvent> {
+    return new Observable<OutputProducedEvent>((observer) => {
       let entry = this.subjects.get(executionId);
       if (!entry) {
         entry = { subject: new Subject(), listeners: 0 };

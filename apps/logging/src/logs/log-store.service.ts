@@ -16,8 +16,7 @@ interface PendingBatch {
 /**
  * Stores output batches in sequence order, one execution at a time. Batches that
  * arrive while a write is in flight are merged into the next write, so a flood of
- * small batches becomes a few large rows. After each write the stored lines are
- * announced on the bus, which feeds every replica's live tails.
+ * small batches becomes a few large rows.
  */
 @Injectable()
 export class LogStore implements OnModuleInit, OnModuleDestroy {
@@ -88,7 +87,6 @@ export class LogStore implements OnModuleInit, OnModuleDestroy {
         [executionId, lines[0].sequence, last, JSON.stringify(lines)],
       );
     }
-    this.bus.publish(Subjects.linesStored, { executionId, lines, final: batch.final });
   }
 
   findStream(executionId: string): Promise<LogStream | null> {

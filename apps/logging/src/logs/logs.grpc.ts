@@ -18,6 +18,10 @@ import type { LogStream } from './log-stream.entity.js';
 /** How long a tail waits for a just-accepted run's log to be registered. */
 const REGISTRATION_WAIT_MS = 3000;
 const REPLAY_BATCH = 2000;
+/** How long a tail waits for lines produced before it subscribed to reach the store. */
+const GAP_WAIT_MS = 5000;
+/** A tail with no live output for this long looks in the store (e.g. for a completion it missed). */
+const IDLE_CHECK_MS = 2000;
 
 @Controller()
 @LoggingServiceControllerMethods()
@@ -36,52 +40,84 @@ export class LogsGrpcController implements LoggingServiceController {
   }
 
   /**
-   * Replays stored lines after `afterSequence`, then follows live ones. The live
-   * feed is subscribed before the replay reads, and every line is sent only if its
-   * sequence follows the last one sent, so there is neither a gap nor a duplicate.
+   * Replays stored lines after `afterSequence`, then forwards output as it is
+   * produced, before it is stored, so a line reaches the client without waiting for
+   * the database. The live feed is subscribed before the replay reads; a live batch
+   * that starts past the last line sent means lines were produced before the
+   * subscription and are still on their way to the store: they are read from it
+   * first. Every line is sent once, in order, with no gap.
    */
   tailLog(request: TailLogRequest, metadata?: Metadata): Observable<LogChunk> {
     const caller = callerOf(metadata);
     const { executionId } = request;
     return new Observable<LogChunk>((observer) => {
       let lastSent = request.afterSequence;
-      let replaying = true;
-      const buffered: { lines: OutputLine[]; final: boolean }[] = [];
-      let finished = false;
+      let done = false;
+      let idleTimer: NodeJS.Timeout | undefined;
 
       const send = (lines: OutputLine[], final: boolean) => {
+        if (done) return;
         const fresh = lines.filter((l) => l.sequence > lastSent);
         if (fresh.length) lastSent = fresh.at(-1)!.sequence;
         if (fresh.length || final) observer.next({ executionId, lines: fresh, complete: final });
-        if (final && !finished) {
-          finished = true;
+        if (final) {
+          done = true;
           observer.complete();
         }
       };
-
-      const liveSubscription = request.follow
-        ? this.live.follow(executionId).subscribe((event) => {
-            if (replaying) buffered.push({ lines: event.lines, final: event.final });
-            else send(event.lines, event.final);
-          })
-        : undefined;
-
-      (async () => {
-        await this.authorizedStream(caller, executionId, request.follow ? REGISTRATION_WAIT_MS : 0);
+      const replayUpTo = async (upTo: number) => {
         for (;;) {
-          const lines = await this.store.read(executionId, lastSent, REPLAY_BATCH);
-          if (lines.length) send(lines, false);
-          if (lines.length < REPLAY_BATCH) break;
+          const lines = await this.store.read(executionId, lastSent, Math.min(REPLAY_BATCH, upTo - lastSent));
+          send(lines, false);
+          if (lines.length === 0 || lastSent >= upTo) return;
         }
-        const current = await this.store.findStream(executionId);
-        replaying = false;
-        if (!request.follow || (current?.complete && lastSent >= current.lineCount)) {
-          return send([], true);
+      };
+      // Lines produced before the subscription may still be on their way to the store.
+      const fillGap = async (upTo: number) => {
+        const deadline = Date.now() + GAP_WAIT_MS;
+        while (lastSent < upTo && Date.now() < deadline) {
+          await replayUpTo(upTo);
+          if (lastSent < upTo) await new Promise((r) => setTimeout(r, 20));
         }
-        for (const b of buffered.splice(0)) send(b.lines, b.final);
-      })().catch((error) => observer.error(error));
+      };
+      // Completion announced before the subscription is only in the store: look there when idle.
+      const checkStoreWhenIdle = () => {
+        clearTimeout(idleTimer);
+        if (!done) idleTimer = setTimeout(() => enqueue(catchUpFromStore), IDLE_CHECK_MS);
+      };
+      const catchUpFromStore = async () => {
+        await replayUpTo(Number.MAX_SAFE_INTEGER);
+        const stream = await this.store.findStream(executionId);
+        if (!request.follow || (stream?.complete && lastSent >= stream.lineCount)) send([], true);
+        else checkStoreWhenIdle();
+      };
 
-      return () => liveSubscription?.unsubscribe();
+      // Every step runs after the previous one, so lines leave in order.
+      let chain: Promise<unknown> = Promise.resolve();
+      const enqueue = (step: () => Promise<unknown>) => {
+        chain = chain.then(() => (done ? undefined : step())).catch((error) => {
+          if (!done) observer.error(error);
+          done = true;
+        });
+      };
+      enqueue(() => this.authorizedStream(caller, executionId, request.follow ? REGISTRATION_WAIT_MS : 0));
+      const liveSubscription = request.follow
+        ? this.live.follow(executionId).subscribe((event) =>
+            enqueue(async () => {
+              const first = event.lines.find((l) => l.sequence > lastSent);
+              if (first && first.sequence > lastSent + 1) await fillGap(first.sequence - 1);
+              send(event.lines, event.final);
+              checkStoreWhenIdle();
+            }),
+          )
+        : undefined;
+      enqueue(catchUpFromStore);
+
+      return () => {
+        done = true;
+        clearTimeout(idleTimer);
+        liveSubscription?.unsubscribe();
+      };
     });
   }
 
@@ -95,7 +131,7 @@ export class LogsGrpcController implements LoggingServiceController {
         return stream;
       }
       if (Date.now() >= deadline) break;
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 10));
     }
     throw notFound(`No log for execution ${executionId}`);
   }
