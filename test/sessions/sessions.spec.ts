@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { chromium } from 'playwright-core';
 import { Api } from '../harness/api.js';
 import { waitFor } from '../harness/net.js';
 import { login, startAllInOneProcess, type RunningStack } from '../harness/stack.js';
@@ -14,6 +15,7 @@ import { enterSession, keepAlive, scriptPortOf, SessionClient, startSession } fr
 const FIXTURES = resolve(import.meta.dirname, '../../../test/sessions/fixtures/script_groups');
 const IDLE_SECONDS = 3;
 const ENTRY_SECONDS = 2;
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
 const TERMINAL = ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'];
 
 describe('interactive sessions (all-in-one)', { concurrency: false }, () => {
@@ -123,11 +125,11 @@ describe('interactive sessions (all-in-one)', { concurrency: false }, () => {
       assert.doesNotMatch(echo.text, new RegExp(cookie.split('=')[1]), 'the session cookie is stripped too');
 
       // /api/v1/* on a session host is the script's, never the product's (with or without a session cookie).
-      const me = await client.request('/api/v1/auth/me', { headers: { authorization: `Bearer ${alice.token}`, cookie } });
+      const me = await client.request('/api/v1/me', { headers: { authorization: `Bearer ${alice.token}`, cookie } });
       assert.equal(me.status, 200);
-      assert.equal(me.json().path, '/api/v1/auth/me', 'answered by the script');
+      assert.equal(me.json().path, '/api/v1/me', 'answered by the script');
       assert.equal(me.json().username, undefined);
-      const anonymousMe = await client.request('/api/v1/auth/me', { headers: { authorization: `Bearer ${alice.token}` } });
+      const anonymousMe = await client.request('/api/v1/me', { headers: { authorization: `Bearer ${alice.token}` } });
       assert.equal(anonymousMe.status, 401);
       assert.match(String(anonymousMe.headers['content-type']), /text\/html/);
       const loginOnSessionHost = await client.request('/api/v1/auth/login', {
@@ -139,7 +141,7 @@ describe('interactive sessions (all-in-one)', { concurrency: false }, () => {
       assert.doesNotMatch(loginOnSessionHost.text, /accessToken/);
       // The bare sessions domain and a host naming no session serve nothing either.
       const bare = new SessionClient(stack.url, `http://sessions.localhost:${client.port}/`);
-      assert.equal((await bare.request('/api/v1/auth/me', { headers: { authorization: `Bearer ${alice.token}` } })).status, 404);
+      assert.equal((await bare.request('/api/v1/me', { headers: { authorization: `Bearer ${alice.token}` } })).status, 404);
     } finally {
       stop();
       await close(alice, session.id);
@@ -303,6 +305,68 @@ describe('interactive sessions (all-in-one)', { concurrency: false }, () => {
       assert.equal(ended.closedReason, 'its run ended (succeeded)');
     } finally {
       stopShort();
+    }
+  });
+
+  test("in a browser, a session page cannot call the product's API as its user", async () => {
+    const { session } = await startSession(alice);
+    const stop = keepAlive(alice, session.id);
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    try {
+      const port = new URL(stack.url).port;
+      const productOrigin = `http://localhost:${port}`;
+      const context = await browser.newContext();
+      // The product's tab: logged in, its tokens in the product origin's sessionStorage (as the web UI keeps them).
+      const product = await context.newPage();
+      await product.goto(`${productOrigin}/`);
+      await product.evaluate((token) => sessionStorage.setItem('scriptorium.session', JSON.stringify({ accessToken: token })), alice.token);
+      const fromProduct = await product.evaluate(async (token) => (await fetch('/api/v1/me', { headers: { authorization: `Bearer ${token}` } })).status, alice.token);
+      assert.equal(fromProduct, 200, 'the product origin itself can call its API');
+
+      // The session tab, opened with an entry link: the browser resolves *.sessions.localhost to loopback.
+      const entry = (await alice.post(`/api/v1/sessions/${session.id}/entry`)).body.url;
+      const page = await context.newPage();
+      await waitFor(async () => {
+        const response = await page.goto(entry === '' ? page.url() : entry).catch(() => null);
+        if (response?.status() === 200) return true;
+        await page.waitForTimeout(200);
+        return false;
+      }, 10_000, 'the session page to answer in the browser');
+      assert.equal(page.url(), session.url, 'redirected to the session root on its own host');
+      assert.match(await page.content(), /Echo session page/);
+
+      const seen = await page.evaluate(async (origin) => {
+        const attempt = async (init: RequestInit) => {
+          try {
+            const response = await fetch(`${origin}/api/v1/me`, init);
+            return { type: response.type, status: response.status, body: await response.text() };
+          } catch (error) {
+            return { error: String(error) };
+          }
+        };
+        const sameHost = await fetch('/api/v1/me').then((r) => r.json());
+        return {
+          cookie: document.cookie,
+          storage: sessionStorage.getItem('scriptorium.session'),
+          withCredentials: await attempt({ credentials: 'include' }),
+          noCors: await attempt({ mode: 'no-cors', credentials: 'include' }),
+          sameHost,
+        };
+      }, productOrigin);
+      assert.equal(seen.storage, null, "the product's tokens are not readable from the session origin");
+      assert.doesNotMatch(seen.cookie, /scriptorium/, 'the session cookie is HttpOnly');
+      assert.match(String(seen.withCredentials.error), /TypeError/, `a cross-origin API call fails (no CORS): ${JSON.stringify(seen.withCredentials)}`);
+      assert.equal(seen.noCors.type, 'opaque', 'a no-cors call gives an unreadable response');
+      assert.equal(seen.noCors.body, '');
+      assert.equal(seen.sameHost.path, '/api/v1/me', "on its own host the page reaches only its script, never the product's API");
+      const headers = new Map<string, string>(seen.sameHost.headers);
+      assert.equal(headers.get('authorization'), undefined);
+      assert.ok(!headers.get('cookie')?.includes('scriptorium'), `no session or product cookie reached the script: ${headers.get('cookie')}`);
+      await context.close();
+    } finally {
+      await browser.close();
+      stop();
+      await close(alice, session.id);
     }
   });
 
