@@ -87,12 +87,12 @@ export class CatalogGrpcController implements CatalogServiceController {
     await this.discovery.whenReady();
     const language = pickLanguage(request.language, caller.language);
     const entry = this.metadata.visible(caller, request.scriptId);
-    const found = await this.store.getScript(entry.base.id);
+    const [found, tags] = await Promise.all([this.store.getScript(entry.base.id), this.metadata.tags(caller, entry.base.id)]);
     if (!found) throw notFound(`Script "${entry.base.id}" not found`);
     const { effective } = entry;
     return {
       ...this.index.message(entry, language),
-      personalTags: (await this.metadata.tags(caller, entry.base.id)).personalTags,
+      personalTags: tags.personalTags,
       runtime: { path: effective.path, interpreter: effective.interpreter, image: effective.image, source: found.source },
     };
   }

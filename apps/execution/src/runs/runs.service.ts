@@ -85,7 +85,6 @@ export class RunsService {
       const earlier = await this.runs.findOneBy({ userId: caller.userId, idempotencyKey });
       if (earlier) return earlier;
     }
-    await this.checkSubmissionLimits(caller);
     const language = request.language || caller.language;
     let parameters: Record<string, unknown>;
     try {
@@ -96,7 +95,8 @@ export class RunsService {
     if (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters)) {
       throw invalidArgument('parameters must be a JSON object, e.g. {"name": "Ada"}');
     }
-    const script = await this.catalog.getScript(request.scriptId, language, caller.authorization);
+    // Independent: ask the catalog while the limits are checked.
+    const [script] = await Promise.all([this.catalog.getScript(request.scriptId, language, caller.authorization), this.checkSubmissionLimits(caller)]);
     if (!script.valid) throw failedPrecondition(`Script ${script.id} cannot run: ${script.error}`);
     const problems = this.validator.validate(script.parametersSchemaJson, parameters, language);
     if (Object.keys(problems).length) {
@@ -193,18 +193,18 @@ export class RunsService {
   /** Per-user submission rate and the queue's capacity; each refusal says when to try again. */
   private async checkSubmissionLimits(caller: Caller) {
     const perMinute = this.config.RUN_SUBMISSIONS_PER_MINUTE;
-    if (perMinute > 0) {
-      const [recent]: { count: string; oldest: Date | null }[] = await this.runs.query(
-        `SELECT count(*) AS count, min(created_at) AS oldest FROM execution.executions
-         WHERE user_id = $1 AND created_at > now() - interval '60 seconds'`,
-        [caller.userId],
-      );
-      if (Number(recent.count) >= perMinute) {
-        const retryAfter = Math.max(1, Math.ceil(60 - (Date.now() - new Date(recent.oldest!).getTime()) / 1000));
-        throw tooManyRequests(`At most ${perMinute} runs a minute may be submitted; try again in ${retryAfter} s`, retryAfter);
-      }
+    const [counts]: { recent: string; oldest: Date | null; queued: string }[] = await this.runs.query(
+      `SELECT count(*) FILTER (WHERE user_id = $1 AND created_at > now() - interval '60 seconds') AS recent,
+              min(created_at) FILTER (WHERE user_id = $1 AND created_at > now() - interval '60 seconds') AS oldest,
+              count(*) FILTER (WHERE state = 'queued') AS queued
+       FROM execution.executions WHERE state = 'queued' OR (user_id = $1 AND created_at > now() - interval '60 seconds')`,
+      [caller.userId],
+    );
+    if (perMinute > 0 && Number(counts.recent) >= perMinute) {
+      const retryAfter = Math.max(1, Math.ceil(60 - (Date.now() - new Date(counts.oldest!).getTime()) / 1000));
+      throw tooManyRequests(`At most ${perMinute} runs a minute may be submitted; try again in ${retryAfter} s`, retryAfter);
     }
-    const queued = await this.runs.countBy({ state: 'queued' });
+    const queued = Number(counts.queued);
     if (queued >= this.config.MAX_QUEUED_RUNS) {
       throw tooManyRequests(`The run queue is full (${queued} runs waiting); try again shortly`, 5);
     }
