@@ -93,6 +93,31 @@ export class ExecutionConfig extends ServiceConfig {
   @Min(1)
   MAX_QUEUED_RUNS = 1000;
 
+  /**
+   * Local runtime isolation: `auto` uses bubblewrap when installed (own mount, pid,
+   * ipc and uts namespaces, read-only system, no capabilities, uid 65534), `off` runs
+   * the process directly. `bubblewrap` insists on it.
+   */
+  @IsIn(['auto', 'bubblewrap', 'off'], { message: 'LOCAL_SANDBOX must be auto, bubblewrap or off' })
+  LOCAL_SANDBOX = 'auto';
+
+  /** Network of sandboxed local runs: `host` shares it (interactive scripts need it), `none` cuts it. */
+  @IsIn(['host', 'none'], { message: 'LOCAL_SANDBOX_NETWORK must be host or none' })
+  LOCAL_SANDBOX_NETWORK = 'host';
+
+  /** Per-run limits of the local runtime (0 = none): data memory, CPU time, size of a file written, output. */
+  @Type(() => Number) @IsInt({ message: 'RUN_MEMORY_LIMIT_MB must be an integer (0 = no limit)' }) @Min(0)
+  RUN_MEMORY_LIMIT_MB = 2048;
+
+  @Type(() => Number) @IsInt({ message: 'RUN_CPU_LIMIT_SECONDS must be an integer (0 = no limit)' }) @Min(0)
+  RUN_CPU_LIMIT_SECONDS = 3600;
+
+  @Type(() => Number) @IsInt({ message: 'RUN_FILE_SIZE_LIMIT_MB must be an integer (0 = no limit)' }) @Min(0)
+  RUN_FILE_SIZE_LIMIT_MB = 1024;
+
+  @Type(() => Number) @IsInt({ message: 'RUN_OUTPUT_LIMIT_MB must be an integer (0 = no limit)' }) @Min(0)
+  RUN_OUTPUT_LIMIT_MB = 100;
+
   /** Identifies this replica as the owner of the runs it starts; stable across its restarts. */
   @IsString()
   INSTANCE_ID = hostname();

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import type { ExecutionState } from '#contracts/execution-states.js';
 import { Subjects } from '#contracts/subjects.js';
 import { EventBus } from '#common/bus.js';
 import { rootLogger } from '#common/logger.js';
@@ -142,15 +143,8 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async finish(run: ExecutionRecord, pump: OutputPump, exit: RunExit, progress: object, stderrTail: string) {
     this.active.delete(run.id);
-    const [state, reason] =
-      exit.stoppedFor === 'timeout'
-        ? (['timed_out', `stopped after the ${run.launchSpec!.timeoutSeconds} s timeout`] as const)
-        : exit.stoppedFor === 'cancelled'
-          ? (['cancelled', 'cancelled by request'] as const)
-          : exit.exitCode === 0
-            ? (['succeeded', ''] as const)
-            : (['failed', exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.exitCode ?? 'none'}`] as const);
-    if (state !== 'succeeded' && state !== 'failed') pump.system(`Run ${state.replace('_', ' ')}: ${reason}`);
+    const [state, reason] = outcome(exit, run.launchSpec!.timeoutSeconds, this.config.RUN_OUTPUT_LIMIT_MB);
+    if (exit.stoppedFor) pump.system(`Run ${state.replace('_', ' ')}: ${reason}`);
     pump.end();
     this.bus.publish(Subjects.outputProduced, { executionId: run.id, userId: run.userId, lines: [], final: true });
     const error = state === 'failed' ? stderrTail.trim().split('\n').slice(-5).join('\n') || reason : '';
@@ -182,6 +176,20 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     }
     if (rows.length) this.log.warn({ count: rows.length }, 'marked orphaned runs as lost');
   }
+}
+
+/** The final state of a run and why, from how its process ended. */
+function outcome(exit: RunExit, timeoutSeconds: number, outputLimitMb: number): [ExecutionState, string] {
+  switch (exit.stoppedFor) {
+    case 'timeout':
+      return ['timed_out', `stopped after the ${timeoutSeconds} s timeout`];
+    case 'cancelled':
+      return ['cancelled', 'cancelled by request'];
+    case 'output_limit':
+      return ['failed', `stopped: the output exceeded ${outputLimitMb} MB`];
+  }
+  if (exit.exitCode === 0) return ['succeeded', ''];
+  return ['failed', exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.exitCode ?? 'none'}`];
 }
 
 /** Kills the process group of an orphaned run, after checking the pid still belongs to that run. */

@@ -19,7 +19,7 @@ import { RunsService } from './runs.service.js';
       provide: ScriptRuntime,
       inject: ['SERVICE_CONFIG'],
       useFactory: (config: ExecutionConfig) =>
-        config.EXECUTION_RUNTIME === 'kubernetes' ? KubernetesRuntime.fromConfig(config) : new LocalProcessRuntime(),
+        config.EXECUTION_RUNTIME === 'kubernetes' ? KubernetesRuntime.fromConfig(config) : new LocalProcessRuntime(config),
     }],
 })
 export class RunsModule {}

@@ -1,22 +1,88 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { Injectable } from '@nestjs/common';
+import { rootLogger } from '#common/logger.js';
 import type { LaunchSpec } from './launch-spec.js';
 import { ScriptRuntime, type RunHandle, type RunObserver, type StopReason } from './script-runtime.js';
 
 const SAFE_PATH = '/usr/local/bin:/usr/bin:/bin';
+const MB = 1024 * 1024;
+
+export interface LocalRuntimeOptions {
+  LOCAL_SANDBOX: string;
+  LOCAL_SANDBOX_NETWORK: string;
+  RUN_MEMORY_LIMIT_MB: number;
+  RUN_CPU_LIMIT_SECONDS: number;
+  RUN_FILE_SIZE_LIMIT_MB: number;
+  RUN_OUTPUT_LIMIT_MB: number;
+}
+
+function onPath(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Children of a process, then theirs (needs /proc/<pid>/task/<pid>/children). */
+function descendants(pid: number): number[] {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return children.flatMap((child) => [child, ...descendants(child)]);
+  } catch {
+    return [];
+  }
+}
+
+function commandName(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
 
 /**
  * Runs a script as a child process in its own process group, with a clean
- * environment and its project data folder as working directory.
+ * environment (secrets only as variables), its project data folder as working
+ * directory, rlimits (prlimit) for memory, CPU time and file size, a cap on output,
+ * and, where bubblewrap is installed, a sandbox: a read-only view of the system,
+ * only the data folder writable, a private /tmp, its own pid/ipc/uts namespaces,
+ * no capabilities, and uid 65534.
  */
 @Injectable()
 export class LocalProcessRuntime extends ScriptRuntime {
+  private readonly sandbox: boolean;
+  private readonly limits: string[];
+
+  constructor(private readonly options: LocalRuntimeOptions) {
+    super();
+    const bwrap = onPath('bwrap');
+    if (options.LOCAL_SANDBOX === 'bubblewrap' && !bwrap) {
+      throw new Error('LOCAL_SANDBOX=bubblewrap but the bwrap command is not installed (Debian: apt-get install bubblewrap)');
+    }
+    this.sandbox = options.LOCAL_SANDBOX !== 'off' && bwrap;
+    if (options.LOCAL_SANDBOX === 'auto' && !bwrap) rootLogger().warn('bubblewrap not found: local runs are not sandboxed (install bubblewrap)');
+    const limits = [
+      options.RUN_MEMORY_LIMIT_MB && `--data=${options.RUN_MEMORY_LIMIT_MB * MB}`,
+      options.RUN_CPU_LIMIT_SECONDS && `--cpu=${options.RUN_CPU_LIMIT_SECONDS}`,
+      options.RUN_FILE_SIZE_LIMIT_MB && `--fsize=${options.RUN_FILE_SIZE_LIMIT_MB * MB}`,
+      '--nofile=1024',
+    ].filter((x): x is string => !!x);
+    this.limits = onPath('prlimit') ? ['prlimit', ...limits, '--'] : [];
+  }
+
+  get sandboxed(): boolean {
+    return this.sandbox;
+  }
+
   start(spec: LaunchSpec, observer: RunObserver): RunHandle {
     mkdirSync(spec.workingDir, { recursive: true });
-    const scriptPath = existsSync(spec.scriptPath) ? spec.scriptPath : this.writeSource(spec);
-    const child = spawn(spec.interpreter, [scriptPath, ...spec.args], {
+    // A script that is not on this machine is written to a private temp folder, removed at exit.
+    const sourceDir = existsSync(spec.scriptPath) ? undefined : mkdtempSync(join(tmpdir(), 'scriptorium-run-'));
+    const scriptPath = sourceDir ? join(sourceDir, basename(spec.scriptPath) || 'script') : spec.scriptPath;
+    if (sourceDir) writeFileSync(scriptPath, spec.scriptSource, { mode: 0o644 });
+    const command = [...this.wrapper(spec, scriptPath), ...this.limits, spec.interpreter, scriptPath, ...spec.args];
+    const child = spawn(command[0], command.slice(1), {
       cwd: spec.workingDir,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -39,36 +105,91 @@ export class LocalProcessRuntime extends ScriptRuntime {
         // The group is already gone.
       }
     };
+    // Inside bubblewrap the script is in its own session: a graceful stop signals the
+    // script's processes themselves (signalling bwrap would kill them at once).
+    const terminate = () => {
+      if (!this.sandbox || !child.pid) return killGroup('SIGTERM');
+      for (const pid of descendants(child.pid)) {
+        if (commandName(pid) === 'bwrap') continue;
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // Already gone.
+        }
+      }
+    };
     const stop = (reason: StopReason, graceSeconds: number) => {
       if (stoppedFor || child.exitCode !== null) return;
       stoppedFor = reason;
-      killGroup('SIGTERM');
+      terminate();
       killTimer = setTimeout(() => killGroup('SIGKILL'), graceSeconds * 1000);
     };
     const timeout = setTimeout(() => stop('timeout', 5), spec.timeoutSeconds * 1000);
 
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => observer.stdout(chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => observer.stderr(chunk));
+    const outputLimit = this.options.RUN_OUTPUT_LIMIT_MB * MB;
+    let outputBytes = 0;
+    const count = (chunk: string) => {
+      outputBytes += Buffer.byteLength(chunk);
+      if (outputLimit && outputBytes > outputLimit) stop('output_limit', 1);
+    };
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      count(chunk);
+      observer.stdout(chunk);
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      count(chunk);
+      observer.stderr(chunk);
+    });
     child.once('spawn', () => observer.started(String(child.pid)));
     child.once('error', (error) => {
       clearTimeout(timeout);
-      observer.failedToStart(`cannot start ${spec.interpreter}: ${error.message}`);
+      observer.failedToStart(`cannot start ${command[0]}: ${error.message}`);
     });
     // Stray children of the script would keep the pipes open: end the whole group at exit.
     child.once('exit', () => killGroup('SIGKILL'));
     child.once('close', (exitCode, signal) => {
       clearTimeout(timeout);
       clearTimeout(killTimer);
+      if (sourceDir) rmSync(sourceDir, { recursive: true, force: true });
       if (child.pid) observer.exited({ exitCode, signal, stoppedFor });
     });
     return { stop };
   }
 
-  private writeSource(spec: LaunchSpec): string {
-    const dir = join(spec.workingDir, '.scriptorium');
-    mkdirSync(dir, { recursive: true });
-    const path = join(dir, `${spec.executionId}-${spec.scriptPath.split('/').pop()}`);
-    writeFileSync(path, spec.scriptSource, { mode: 0o600 });
-    return path;
+  /** An interpreter installed outside /usr (e.g. /opt/python/bin/python3) must be visible in the sandbox. */
+  private interpreterBind(interpreter: string): string[] {
+    if (!interpreter.startsWith('/') || !existsSync(interpreter)) return [];
+    const folder = dirname(realpathSync(interpreter));
+    return folder === '/usr' || folder.startsWith('/usr/') ? [] : ['--ro-bind', folder, folder];
+  }
+
+  /** The bubblewrap command line for a run, or nothing when not sandboxed. */
+  private wrapper(spec: LaunchSpec, scriptPath: string): string[] {
+    if (!this.sandbox) return [];
+    const optional = (path: string, args: string[]) => (existsSync(path) ? args : []);
+    return [
+      'bwrap',
+      '--unshare-all',
+      // An interactive script must be reachable by the session proxy on the host's loopback.
+      ...(this.options.LOCAL_SANDBOX_NETWORK === 'host' || spec.session ? ['--share-net'] : []),
+      '--uid', '65534', '--gid', '65534',
+      '--cap-drop', 'ALL',
+      '--die-with-parent',
+      '--new-session',
+      '--ro-bind', '/usr', '/usr',
+      '--ro-bind', '/etc', '/etc',
+      ...optional('/usr/lib64', ['--symlink', 'usr/lib64', '/lib64']),
+      '--symlink', 'usr/lib', '/lib',
+      '--symlink', 'usr/bin', '/bin',
+      '--symlink', 'usr/sbin', '/sbin',
+      '--proc', '/proc',
+      '--dev', '/dev',
+      '--tmpfs', '/tmp',
+      ...this.interpreterBind(spec.interpreter),
+      // The script's folder (its group), read-only, so a script can import its neighbours.
+      '--ro-bind', dirname(scriptPath), dirname(scriptPath),
+      '--bind', spec.workingDir, spec.workingDir,
+      '--chdir', spec.workingDir,
+    ];
   }
 }

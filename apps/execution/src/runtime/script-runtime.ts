@@ -1,6 +1,6 @@
 import type { LaunchSpec } from './launch-spec.js';
 
-export type StopReason = 'timeout' | 'cancelled';
+export type StopReason = 'timeout' | 'cancelled' | 'output_limit';
 
 export interface RunExit {
   exitCode: number | null;

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import type { LaunchSpec } from './launch-spec.js';
+import { LocalProcessRuntime, type LocalRuntimeOptions } from './local-process.runtime.js';
+import type { RunExit, StopReason } from './script-runtime.js';
+
+const PYTHON = '/usr/bin/python3';
+const root = mkdtempSync(join(tmpdir(), 'local-runtime-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const defaults: LocalRuntimeOptions = {
+  LOCAL_SANDBOX: 'auto',
+  LOCAL_SANDBOX_NETWORK: 'host',
+  RUN_MEMORY_LIMIT_MB: 512,
+  RUN_CPU_LIMIT_SECONDS: 60,
+  RUN_FILE_SIZE_LIMIT_MB: 10,
+  RUN_OUTPUT_LIMIT_MB: 10,
+};
+
+let counter = 0;
+/** Runs a Python source through the runtime and collects what a dispatcher would see. */
+function run(source: string, options: Partial<LocalRuntimeOptions> = {}, extra: Partial<LaunchSpec> & { stopAfterMs?: number; stopReason?: StopReason } = {}) {
+  const runtime = new LocalProcessRuntime({ ...defaults, ...options });
+  const dir = join(root, `run-${++counter}`);
+  const spec: LaunchSpec = {
+    executionId: `00000000-0000-4000-8000-${String(counter).padStart(12, '0')}`,
+    interpreter: PYTHON,
+    scriptPath: join(root, `missing-${counter}`, 'script.py'),
+    scriptSource: source,
+    args: [],
+    env: { SCRIPTORIUM_SECRET_TOKEN: 'hunter2' },
+    workingDir: dir,
+    timeoutSeconds: 30,
+    ...extra,
+  };
+  let stdout = '';
+  let stderr = '';
+  return {
+    runtime,
+    dir,
+    result: new Promise<{ stdout: string; stderr: string; exit: RunExit }>((resolve, reject) => {
+      const handle = runtime.start(spec, {
+        started: () => {
+          if (extra.stopAfterMs !== undefined) setTimeout(() => handle.stop(extra.stopReason ?? 'cancelled', 2), extra.stopAfterMs);
+        },
+        stdout: (chunk) => (stdout += chunk),
+        stderr: (chunk) => (stderr += chunk),
+        exited: (exit) => resolve({ stdout, stderr, exit }),
+        failedToStart: (message) => reject(new Error(message)),
+      });
+    }),
+  };
+}
+
+describe('local process runtime', () => {
+  test('a script gets a clean environment: secrets as variables, none of the service\'s own', async () => {
+    process.env.DATABASE_URL_FOR_TEST = 'postgres://secret@db';
+    const { result } = run('import os\nprint(sorted(os.environ.keys()))\nprint(os.environ["SCRIPTORIUM_SECRET_TOKEN"])');
+    const { stdout, exit } = await result;
+    assert.equal(exit.exitCode, 0);
+    assert.doesNotMatch(stdout, /DATABASE_URL_FOR_TEST/);
+    assert.match(stdout, /hunter2/);
+  });
+
+  test('the sandbox shows a read-only system and only the data folder writable', { skip: !existsSync('/usr/bin/bwrap') && 'bubblewrap is not installed' }, async () => {
+    const { runtime, dir, result } = run(
+      [
+        'import os',
+        'print("uid", os.getuid())',
+        'print("sees /root", os.path.exists("/root"), "sees /work", os.path.exists("/work"))',
+        'open("out.txt", "w").write("kept")',
+        'try:\n    open("/usr/evil", "w")\n    print("wrote /usr")\nexcept OSError as e:\n    print("no /usr write")',
+      ].join('\n'),
+    );
+    assert.equal(runtime.sandboxed, true);
+    const { stdout, exit } = await result;
+    assert.equal(exit.exitCode, 0, stdout);
+    assert.match(stdout, /uid 65534/);
+    assert.match(stdout, /sees \/root False sees \/work False/);
+    assert.match(stdout, /no \/usr write/);
+    assert.equal(readFileSync(join(dir, 'out.txt'), 'utf8'), 'kept');
+  });
+
+  test('a graceful stop lets the script clean up, in or out of the sandbox', async () => {
+    for (const sandbox of ['auto', 'off']) {
+      const source = 'import signal, sys, time\ndef bye(*a):\n    print("cleaning up", flush=True)\n    sys.exit(143)\nsignal.signal(signal.SIGTERM, bye)\nprint("ready", flush=True)\ntime.sleep(30)';
+      const { result } = run(source, { LOCAL_SANDBOX: sandbox }, { stopAfterMs: 400 });
+      const { stdout, exit } = await result;
+      assert.match(stdout, /cleaning up/, `sandbox ${sandbox}`);
+      assert.equal(exit.stoppedFor, 'cancelled');
+    }
+  });
+
+  test('CPU time, output and timeout limits stop a run', async () => {
+    const cpu = await run('while True:\n    pass', { RUN_CPU_LIMIT_SECONDS: 1 }).result;
+    assert.notEqual(cpu.exit.exitCode, 0);
+    assert.ok(cpu.exit.signal === 'SIGKILL' || cpu.exit.signal === 'SIGXCPU' || (cpu.exit.exitCode ?? 0) > 128, JSON.stringify(cpu.exit));
+
+    const output = await run('import sys\nwhile True:\n    sys.stdout.write("x" * 1000 + "\\n")', { RUN_OUTPUT_LIMIT_MB: 1 }).result;
+    assert.equal(output.exit.stoppedFor, 'output_limit');
+    assert.ok(output.stdout.length < 3 * 1024 * 1024);
+
+    const slow = await run('import time\ntime.sleep(30)', {}, { timeoutSeconds: 1 }).result;
+    assert.equal(slow.exit.stoppedFor, 'timeout');
+  });
+
+  test('background children of a script do not outlive it', async () => {
+    const marker = join(root, 'child-pid');
+    const { result } = run(`import subprocess\np = subprocess.Popen(["sleep", "30"])\nopen(${JSON.stringify(marker)}, "w").write(str(p.pid))`, { LOCAL_SANDBOX: 'off' });
+    await result;
+    const pid = Number(readFileSync(marker, 'utf8'));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), false, 'the background child was killed');
+  });
+
+  test('a script given only as source runs from a private folder that is removed afterwards', async () => {
+    const { dir, result } = run('import sys\nprint(sys.argv[0])');
+    const { stdout } = await result;
+    const path = stdout.trim();
+    assert.ok(!path.startsWith(dir), 'not written into the data folder');
+    assert.equal(existsSync(path), false);
+    writeFileSync(join(root, 'unused'), '');
+  });
+});
