@@ -7,6 +7,10 @@
  * sockets are reached by giving the process its own TMPDIR: the launcher puts its socket
  * directory (`scriptorium-XXXXXX/<service>.sock`) under os.tmpdir().
  *
+ * The catalog reads a copy of script_groups/ plus test/authz/fixtures/script_groups (authz_sessions/hold.py:
+ * an operator-level interactive script that only keeps its session open), so `operator` can own
+ * interactive sessions; the example one (system_admin/notes_board.py) is admin-only.
+ *
  * Every HTTP route is enumerated at run time from the OpenAPI document the gateway serves
  * (/api/docs-json), every gRPC method from the .proto files under proto/. Each must have a
  * row in the tables below, with the intended answer for every kind of caller; a route or
@@ -15,7 +19,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readdirSync, existsSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, existsSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -37,6 +41,9 @@ const pg = createRequire(import.meta.url)('pg') as { Client: new (options: { con
 const ROOT = resolve(import.meta.dirname, '../../..');
 const PROTO_ROOT = join(ROOT, 'proto');
 const PASSWORD = 'authz test password 1';
+/** The example groups plus this suite's own (an operator-level interactive script), copied into one folder at start. */
+const EXAMPLE_GROUPS = join(ROOT, 'script_groups');
+const FIXTURE_GROUPS = join(ROOT, 'test/authz/fixtures/script_groups');
 
 type Who = 'none' | 'viewer' | 'operator' | 'developer' | 'other' | 'admin';
 /** `other` is a second operator: same level as the owner of the fixtures, not the owner. */
@@ -54,12 +61,25 @@ const adminOnly = (code: number) => row(401, 403, 403, 403, 403, code);
 const ownerOnly = (code: number, admin: Expect = code) => row(401, 404, code, 404, 404, admin);
 /** Scripts of the getting_started group, required level operator. */
 const operatorScripts = (code: number) => row(401, 404, code, code, code, code);
+/** Metadata editing of an operator script: invisible to viewers (404), level developer to edit (403 below). */
+const editors = (code: number) => row(401, 404, 403, code, 403, code);
+/** Code sessions owned by `developer` (level developer to create them): others are told they do not exist. */
+const developerOwned = (code: number, admin: Expect = code) => row(401, 404, 404, code, 404, admin);
+/** Level developer first (403 below it, without looking the resource up), then the owner (`developer`) only. */
+const developerOwnerOnly = (code: number) => row(401, 403, 403, code, 403, 403);
+/** Two targets of a destructive row: the owner acts on the first, the admin on the second, the rest probe the first. */
+const ownOrAdmin = <T>(who: Who, [owner, admin]: T[]) => (who === 'admin' ? admin : owner);
 // gRPC shorthands
 const gPublic = row(G.OK, G.OK, G.OK, G.OK, G.OK, G.OK);
 const gSignedIn = (code: number = G.OK) => row(G.UNAUTHENTICATED, code, code, code, code, code);
 const gAdminOnly = row(G.UNAUTHENTICATED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.OK);
 const gOwnerOnly = (admin: Expect = G.OK) => row(G.UNAUTHENTICATED, G.NOT_FOUND, G.OK, G.NOT_FOUND, G.NOT_FOUND, admin);
 const gOperatorScripts = row(G.UNAUTHENTICATED, G.NOT_FOUND, G.OK, G.OK, G.OK, G.OK);
+const gEditors = row(G.UNAUTHENTICATED, G.NOT_FOUND, G.PERMISSION_DENIED, G.OK, G.PERMISSION_DENIED, G.OK);
+const gDeveloperOwned = (admin: Expect = G.OK) => row(G.UNAUTHENTICATED, G.NOT_FOUND, G.NOT_FOUND, G.OK, G.NOT_FOUND, admin);
+const gDeveloperOwnerOnly = row(G.UNAUTHENTICATED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.OK, G.PERMISSION_DENIED, G.PERMISSION_DENIED);
+/** Credential-by-token methods: no bearer token needed, none accepted instead of the credential. */
+const gByCredential = row(G.OK, G.OK, G.OK, G.OK, G.OK, G.OK);
 
 interface Fixtures {
   tokens: Record<Exclude<Who, 'none'>, string>;
@@ -76,11 +96,21 @@ interface Fixtures {
   viewerApiToken: string;
   /** The latest refresh token of `viewer`; the matrix's refresh rows rotate it. */
   refreshChain: string;
+  /** Projects of `operator` in getting_started: the one read, renamed and written (with notes.txt), and ones to delete. */
+  project: string;
+  deleteProjects: { http: string[]; grpc: string[] };
+  /** Files of `project` to delete: [by the owner, by the admin]. */
+  deleteFiles: { http: string[]; grpc: string[] };
+  /** Code sessions of `developer`: one per protocol to read, save and execute, and ones to delete. */
+  codeSessions: { http: string; grpc: string; deleteHttp: string[]; deleteGrpc: string[] };
+  /** Open interactive sessions of `operator` (authz_sessions/hold.py): one to use, ones to close. */
+  sessions: { main: string; closeHttp: string[]; closeGrpc: string[] };
 }
 
 interface HttpCase {
   path: string;
   body?: unknown;
+  headers?: Record<string, string>;
 }
 interface HttpRow {
   request(who: Who, f: Fixtures): HttpCase | Promise<HttpCase>;
@@ -148,12 +178,73 @@ const HTTP: Record<string, HttpRow> = {
   'GET /api/v1/users/{id}/tokens': { request: (_, f) => ({ path: `/api/v1/users/${f.ids.operator}/tokens` }), expect: row(401, 403, 200, 403, 403, 200) },
   'DELETE /api/v1/users/{id}/tokens/{tokenId}': { request: (_, f) => ({ path: `/api/v1/users/${f.ids.operator}/tokens/${f.operatorTokenIds[1]}` }), expect: row(401, 403, 204, 403, 403, 204), sequential: true },
   'GET /api/v1/audit': { request: () => ({ path: '/api/v1/audit' }), expect: adminOnly(200) },
+
+  // Catalog search and personal tags: only scripts the caller's level sees; a group above it is 404.
+  'GET /api/v1/scripts': { request: () => ({ path: '/api/v1/scripts?group=getting_started&q=greet' }), expect: operatorScripts(200) },
+  'GET /api/v1/tags': { request: () => ({ path: '/api/v1/tags' }), expect: signedIn(200) },
+  'GET /api/v1/scripts/{groupId}/{file}/docs': { request: () => ({ path: '/api/v1/scripts/getting_started/greet.py/docs' }), expect: operatorScripts(200) },
+  'GET /api/v1/scripts/{groupId}/{file}/tags': { request: () => ({ path: '/api/v1/scripts/getting_started/greet.py/tags' }), expect: operatorScripts(200) },
+  'PUT /api/v1/scripts/{groupId}/{file}/tags': { request: (who) => ({ path: '/api/v1/scripts/getting_started/greet.py/tags', body: { tags: [`mine-${who}`] } }), expect: operatorScripts(200) },
+  // Metadata editing (developer, admin) on word_stats.js; reparse and revert to 0 leave it as the header says.
+  'PATCH /api/v1/scripts/{groupId}/{file}/metadata': {
+    request: (who) => ({ path: '/api/v1/scripts/getting_started/word_stats.js/metadata', body: { tags: ['authz-matrix'], comment: `matrix ${who}` } }),
+    expect: editors(200),
+  },
+  'GET /api/v1/scripts/{groupId}/{file}/metadata/versions': { request: () => ({ path: '/api/v1/scripts/getting_started/word_stats.js/metadata/versions' }), expect: editors(200) },
+  'POST /api/v1/scripts/{groupId}/{file}/metadata/versions/{version}/revert': {
+    request: (who) => ({ path: '/api/v1/scripts/getting_started/word_stats.js/metadata/versions/0/revert', body: { comment: `matrix ${who}` } }),
+    expect: editors(201),
+  },
+  'POST /api/v1/scripts/{groupId}/{file}/metadata/reparse': {
+    request: (who) => ({ path: '/api/v1/scripts/getting_started/word_stats.js/metadata/reparse', body: { comment: `matrix ${who}` } }),
+    expect: editors(201),
+  },
+
+  // Every user's live run changes: admins only (the error arrives as the stream's `error` event).
+  'GET /api/v1/executions/live': { request: () => ({ path: '/api/v1/executions/live?allUsers=true' }), expect: adminOnly(200), sse: true },
+  // The owner re-runs it. An admin sees the run, so the answer is a run (in the admin's own project) or a clear
+  // refusal, never "not found" for a run they can read.
+  'POST /api/v1/executions/{id}/rerun': { request: (_, f) => ({ path: `/api/v1/executions/${f.runId}/rerun`, body: {} }), expect: ownerOnly(202, [202, 403]) },
+
+  // Projects of `operator`: others are told they do not exist; admins see and manage them (but run only in their own).
+  'GET /api/v1/projects': { request: (_, f) => ({ path: `/api/v1/projects?userId=${f.ids.operator}` }), expect: row(401, 403, 200, 403, 403, 200) },
+  'POST /api/v1/projects': { request: () => ({ path: '/api/v1/projects', body: { groupId: 'getting_started', name: unique('matrix ') } }), expect: operatorScripts(201) },
+  'GET /api/v1/projects/active': { request: () => ({ path: '/api/v1/projects/active?groupId=getting_started' }), expect: signedIn(200) },
+  'PUT /api/v1/projects/active': { request: (_, f) => ({ path: '/api/v1/projects/active', body: { groupId: 'getting_started', projectId: f.project } }), expect: row(401, 404, 200, 404, 404, 404) },
+  'GET /api/v1/projects/{id}': { request: (_, f) => ({ path: `/api/v1/projects/${f.project}` }), expect: ownerOnly(200) },
+  'PATCH /api/v1/projects/{id}': { request: (who, f) => ({ path: `/api/v1/projects/${f.project}`, body: { name: `renamed by ${who}` } }), expect: ownerOnly(200) },
+  'DELETE /api/v1/projects/{id}': { request: (who, f) => ({ path: `/api/v1/projects/${ownOrAdmin(who, f.deleteProjects.http)}` }), expect: ownerOnly(204) },
+  'GET /api/v1/projects/{id}/files': { request: (_, f) => ({ path: `/api/v1/projects/${f.project}/files` }), expect: ownerOnly(200) },
+  'GET /api/v1/projects/{id}/files/{path}': { request: (_, f) => ({ path: `/api/v1/projects/${f.project}/files/notes.txt` }), expect: ownerOnly(200) },
+  'PUT /api/v1/projects/{id}/files/{path}': {
+    request: (who, f) => ({ path: `/api/v1/projects/${f.project}/files/uploads/${who}.txt`, body: `from ${who}`, headers: { 'content-type': 'text/plain' } }),
+    expect: ownerOnly(200),
+  },
+  'DELETE /api/v1/projects/{id}/files/{path}': { request: (who, f) => ({ path: `/api/v1/projects/${f.project}/files/${ownOrAdmin(who, f.deleteFiles.http)}` }), expect: ownerOnly(204) },
+
+  // Code sessions: level developer to create, save and execute (only the owner's own); owner and admins see them.
+  'POST /api/v1/code-sessions': { request: (who) => ({ path: '/api/v1/code-sessions', body: { name: `matrix ${who}`, language: 'python', source: 'print(1)' } }), expect: row(401, 403, 403, 201, 403, 201) },
+  'GET /api/v1/code-sessions': { request: () => ({ path: '/api/v1/code-sessions?allUsers=true' }), expect: adminOnly(200) },
+  'GET /api/v1/code-sessions/{id}': { request: (_, f) => ({ path: `/api/v1/code-sessions/${f.codeSessions.http}` }), expect: developerOwned(200) },
+  'PATCH /api/v1/code-sessions/{id}': { request: (_, f) => ({ path: `/api/v1/code-sessions/${f.codeSessions.http}`, body: { baseVersion: 1, source: 'print(2)' } }), expect: developerOwnerOnly(200) },
+  'DELETE /api/v1/code-sessions/{id}': { request: (who, f) => ({ path: `/api/v1/code-sessions/${ownOrAdmin(who, f.codeSessions.deleteHttp)}` }), expect: developerOwned(204) },
+  'POST /api/v1/code-sessions/{id}/execute': { request: (_, f) => ({ path: `/api/v1/code-sessions/${f.codeSessions.http}/execute`, body: {} }), expect: developerOwnerOnly(202) },
+  'GET /api/v1/code-sessions/{id}/executions': { request: (_, f) => ({ path: `/api/v1/code-sessions/${f.codeSessions.http}/executions` }), expect: developerOwned(200) },
+
+  // Interactive sessions of `operator`: owner and admins; everyone's list for admins.
+  'GET /api/v1/sessions': { request: () => ({ path: '/api/v1/sessions?all=true' }), expect: adminOnly(200) },
+  'GET /api/v1/sessions/{id}': { request: (_, f) => ({ path: `/api/v1/sessions/${f.sessions.main}` }), expect: ownerOnly(200) },
+  'DELETE /api/v1/sessions/{id}': { request: (who, f) => ({ path: `/api/v1/sessions/${ownOrAdmin(who, f.sessions.closeHttp)}` }), expect: ownerOnly(200) },
+  'POST /api/v1/sessions/{id}/heartbeat': { request: (_, f) => ({ path: `/api/v1/sessions/${f.sessions.main}/heartbeat` }), expect: ownerOnly(200) },
+  'POST /api/v1/sessions/{id}/entry': { request: (_, f) => ({ path: `/api/v1/sessions/${f.sessions.main}/entry` }), expect: ownerOnly(201) },
 };
 
 interface GrpcRow {
   request(who: Who, f: Fixtures): object | Promise<object>;
   expect: Row;
   sequential?: boolean;
+  /** A stream that sends nothing until something changes: still open after a moment counts as OK. */
+  quiet?: boolean;
 }
 
 const GRPC: Record<string, GrpcRow> = {
@@ -187,18 +278,96 @@ const GRPC: Record<string, GrpcRow> = {
   'scriptorium.logging.v1.LoggingService/GetLog': { request: (_, f) => ({ executionId: f.runId }), expect: gOwnerOnly() },
   'scriptorium.backup.v1.BackupService/CreateBackup': { request: () => ({}), expect: gAdminOnly },
   'scriptorium.backup.v1.BackupService/ListBackups': { request: () => ({}), expect: gAdminOnly },
+
+  'scriptorium.catalog.v1.CatalogService/UpdateScriptMetadata': {
+    request: (who) => ({ scriptId: 'getting_started/word_stats.js', edit: { tags: { tags: ['authz-grpc'] } }, comment: `grpc ${who}` }),
+    expect: gEditors,
+  },
+  'scriptorium.catalog.v1.CatalogService/ListScriptMetadataVersions': { request: () => ({ scriptId: 'getting_started/word_stats.js' }), expect: gEditors },
+  'scriptorium.catalog.v1.CatalogService/RevertScriptMetadata': { request: (who) => ({ scriptId: 'getting_started/word_stats.js', version: 0, comment: `grpc ${who}` }), expect: gEditors },
+  'scriptorium.catalog.v1.CatalogService/ReparseScriptMetadata': { request: (who) => ({ scriptId: 'getting_started/word_stats.js', comment: `grpc ${who}` }), expect: gEditors },
+  'scriptorium.catalog.v1.CatalogService/GetScriptDocumentation': { request: () => ({ scriptId: 'getting_started/greet.py' }), expect: gOperatorScripts },
+  'scriptorium.catalog.v1.CatalogService/SetPersonalTags': { request: (who) => ({ scriptId: 'getting_started/greet.py', tags: [`grpc-${who}`] }), expect: gOperatorScripts },
+  'scriptorium.catalog.v1.CatalogService/GetScriptTags': { request: () => ({ scriptId: 'getting_started/greet.py' }), expect: gOperatorScripts },
+  'scriptorium.catalog.v1.CatalogService/ListMyTags': { request: () => ({}), expect: gSignedIn() },
+
+  // As over REST: an admin's rerun of someone else's run is a run or a clear refusal, never NOT_FOUND.
+  'scriptorium.execution.v1.ExecutionService/RerunExecution': { request: (_, f) => ({ executionId: f.runId }), expect: gOwnerOnly([G.OK, G.PERMISSION_DENIED]) },
+  'scriptorium.execution.v1.ExecutionService/WatchExecutions': { request: () => ({ allUsers: true }), expect: gAdminOnly, quiet: true },
+
+  'scriptorium.execution.v1.ProjectService/ListProjects': {
+    request: (_, f) => ({ userId: f.ids.operator }),
+    expect: row(G.UNAUTHENTICATED, G.PERMISSION_DENIED, G.OK, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.OK),
+  },
+  'scriptorium.execution.v1.ProjectService/CreateProject': { request: () => ({ groupId: 'getting_started', name: unique('grpc ') }), expect: gOperatorScripts },
+  'scriptorium.execution.v1.ProjectService/GetProject': { request: (_, f) => ({ projectId: f.project }), expect: gOwnerOnly() },
+  'scriptorium.execution.v1.ProjectService/RenameProject': { request: (who, f) => ({ projectId: f.project, name: `grpc rename by ${who}` }), expect: gOwnerOnly() },
+  'scriptorium.execution.v1.ProjectService/DeleteProject': { request: (who, f) => ({ projectId: ownOrAdmin(who, f.deleteProjects.grpc) }), expect: gOwnerOnly() },
+  'scriptorium.execution.v1.ProjectService/GetActiveProject': { request: () => ({ groupId: 'getting_started' }), expect: gSignedIn() },
+  'scriptorium.execution.v1.ProjectService/SetActiveProject': {
+    request: (_, f) => ({ groupId: 'getting_started', projectId: f.project }),
+    expect: row(G.UNAUTHENTICATED, G.NOT_FOUND, G.OK, G.NOT_FOUND, G.NOT_FOUND, G.NOT_FOUND),
+  },
+  'scriptorium.execution.v1.ProjectService/ListProjectFiles': { request: (_, f) => ({ projectId: f.project, path: '' }), expect: gOwnerOnly() },
+  'scriptorium.execution.v1.ProjectService/ReadProjectFile': { request: (_, f) => ({ projectId: f.project, path: 'notes.txt' }), expect: gOwnerOnly() },
+  'scriptorium.execution.v1.ProjectService/WriteProjectFile': { request: (who, f) => ({ projectId: f.project, path: `grpc-uploads/${who}.txt`, content: Buffer.from(who) }), expect: gOwnerOnly() },
+  'scriptorium.execution.v1.ProjectService/DeleteProjectFile': { request: (who, f) => ({ projectId: f.project, path: ownOrAdmin(who, f.deleteFiles.grpc) }), expect: gOwnerOnly() },
+
+  'scriptorium.execution.v1.CodeSessionService/CreateCodeSession': {
+    request: (who) => ({ name: `grpc ${who}`, language: 'python', source: 'print(1)' }),
+    expect: row(G.UNAUTHENTICATED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.OK, G.PERMISSION_DENIED, G.OK),
+  },
+  'scriptorium.execution.v1.CodeSessionService/GetCodeSession': { request: (_, f) => ({ codeSessionId: f.codeSessions.grpc }), expect: gDeveloperOwned() },
+  'scriptorium.execution.v1.CodeSessionService/ListCodeSessions': { request: () => ({ allUsers: true }), expect: gAdminOnly },
+  'scriptorium.execution.v1.CodeSessionService/UpdateCodeSession': { request: (_, f) => ({ codeSessionId: f.codeSessions.grpc, baseVersion: 1, source: 'print(3)' }), expect: gDeveloperOwnerOnly },
+  'scriptorium.execution.v1.CodeSessionService/DeleteCodeSession': { request: (who, f) => ({ codeSessionId: ownOrAdmin(who, f.codeSessions.deleteGrpc) }), expect: gDeveloperOwned() },
+  'scriptorium.execution.v1.CodeSessionService/ExecuteCodeSession': { request: (_, f) => ({ codeSessionId: f.codeSessions.grpc }), expect: gDeveloperOwnerOnly },
+  'scriptorium.execution.v1.CodeSessionService/ListCodeSessionExecutions': { request: (_, f) => ({ codeSessionId: f.codeSessions.grpc }), expect: gDeveloperOwned() },
+
+  'scriptorium.execution.v1.SessionService/ListSessions': { request: () => ({ allUsers: true }), expect: gAdminOnly },
+  'scriptorium.execution.v1.SessionService/GetSession': { request: (_, f) => ({ sessionId: f.sessions.main }), expect: gOwnerOnly() },
+  'scriptorium.execution.v1.SessionService/CloseSession': { request: (who, f) => ({ sessionId: ownOrAdmin(who, f.sessions.closeGrpc) }), expect: gOwnerOnly() },
+  'scriptorium.execution.v1.SessionService/HeartbeatSession': { request: (_, f) => ({ sessionId: f.sessions.main }), expect: gOwnerOnly() },
+  'scriptorium.execution.v1.SessionService/CreateSessionEntry': { request: (_, f) => ({ sessionId: f.sessions.main }), expect: gOwnerOnly() },
+  // The entry token / browser credential is the credential (each caller presents a fresh one the owner minted);
+  // the refusals without one, whatever the bearer token, are in their own test below.
+  'scriptorium.execution.v1.SessionService/RedeemSessionEntry': { request: async (_, f) => ({ sessionId: f.sessions.main, token: await entryToken(f.sessions.main) }), expect: gByCredential },
+  'scriptorium.execution.v1.SessionService/ResolveSessionUpstream': {
+    request: async (_, f) => ({ sessionId: f.sessions.main, credential: await sessionCredential(f.sessions.main) }),
+    expect: gByCredential,
+  },
 };
+
+/** A fresh one-time entry token of an `operator` session (minted over gRPC as its owner). */
+async function entryToken(sessionId: string): Promise<string> {
+  return (await grpcCall<{ token: string }>('scriptorium.execution.v1.SessionService/CreateSessionEntry', { sessionId }, f.tokens.operator)).token;
+}
+
+/** A browser credential of an `operator` session: a fresh entry token, redeemed. */
+async function sessionCredential(sessionId: string): Promise<string> {
+  const token = await entryToken(sessionId);
+  return (await grpcCall<{ credential: string }>('scriptorium.execution.v1.SessionService/RedeemSessionEntry', { sessionId, token })).credential;
+}
 
 // ---------------------------------------------------------------------------------------
 
+/** A request's status and body; a request left unanswered for 10 s is status 0 (so a hang names its route). */
 async function http(method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${stack.url}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    redirect: 'manual',
-  });
-  const text = await res.text();
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(`${stack.url}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(10_000),
+    });
+    text = await res.text();
+  } catch (error) {
+    if ((error as Error).name !== 'TimeoutError') throw error;
+    return { status: 0, text: `no answer within 10 s to ${method} ${path}`, json: undefined as any };
+  }
   let json: any;
   try {
     json = JSON.parse(text);
@@ -287,8 +456,11 @@ function metadataFor(token?: string): grpc.Metadata {
   return metadata;
 }
 
-/** Calls a method and answers its status code (for a stream: of its first message, error or end). */
-function grpcCode(method: GrpcMethod, request: object, token?: string): Promise<number> {
+/**
+ * Calls a method and answers its status code (for a stream: of its first message, error or end;
+ * with `quiet`, a stream still open after 1.5 s without either is served: OK).
+ */
+function grpcCode(method: GrpcMethod, request: object, token?: string, quiet = false): Promise<number> {
   const client = clientOf(method.service) as unknown as Record<string, (...args: unknown[]) => any>;
   const deadline = Date.now() + 10_000;
   return new Promise((resolve) => {
@@ -307,9 +479,13 @@ function grpcCode(method: GrpcMethod, request: object, token?: string): Promise<
       resolve(code);
       call.cancel();
     };
+    const timer = quiet ? setTimeout(() => finish(G.OK), 1500) : undefined;
     call.on('data', () => finish(G.OK));
     call.on('end', () => finish(G.OK));
-    call.on('error', (error: grpc.ServiceError) => finish(error.code));
+    call.on('error', (error: grpc.ServiceError) => {
+      clearTimeout(timer);
+      finish(error.code);
+    });
   });
 }
 
@@ -368,8 +544,55 @@ async function setUp(): Promise<Fixtures> {
   }
   const viewerToken = await http('POST', '/api/v1/me/tokens', tokens.viewer, { name: 'fixture', expiresInDays: 1 });
   const refreshChain = await refreshTokenOf('az-viewer');
+
+  // Projects of operator, a file to read and files to delete.
+  const newProject = async (name: string) => {
+    const created = await http('POST', '/api/v1/projects', tokens.operator, { groupId: 'getting_started', name });
+    assert.equal(created.status, 201, created.text);
+    return created.json.id as string;
+  };
+  const [project, ...deletable] = await Promise.all(['fixture', 'delete 1', 'delete 2', 'delete 3', 'delete 4'].map(newProject));
+  const deleteFiles = { http: ['delete-http-owner.txt', 'delete-http-admin.txt'], grpc: ['delete-grpc-owner.txt', 'delete-grpc-admin.txt'] };
+  for (const name of ['notes.txt', ...deleteFiles.http, ...deleteFiles.grpc]) {
+    const written = await http('PUT', `/api/v1/projects/${project}/files/${name}`, tokens.operator, `fixture ${name}`, { 'content-type': 'text/plain' });
+    assert.equal(written.status, 200, written.text);
+  }
+
+  // Code sessions of developer.
+  const newCodeSession = async (name: string) => {
+    const created = await http('POST', '/api/v1/code-sessions', tokens.developer, { name, language: 'python', source: 'print("fixture")' });
+    assert.equal(created.status, 201, created.text);
+    return created.json.id as string;
+  };
+  const [csHttp, csGrpc, ...csDelete] = await Promise.all(['http', 'grpc', 'delete 1', 'delete 2', 'delete 3', 'delete 4'].map(newCodeSession));
+
+  // Interactive sessions of operator (opened with their runs).
+  const newSession = async () => {
+    const started = await http('POST', '/api/v1/executions', tokens.operator, { scriptId: 'authz_sessions/hold.py', parameters: {} });
+    assert.equal(started.status, 202, started.text);
+    const list = await http('GET', `/api/v1/sessions?executionId=${started.json.id}`, tokens.operator);
+    assert.equal(list.json?.items?.length, 1, `no session for run ${started.json.id}: ${list.text}`);
+    return list.json.items[0].id as string;
+  };
+  const sessionIds: string[] = [];
+  for (let i = 0; i < 5; i++) sessionIds.push(await newSession());
+
   await waitForRunEnd(tokens.operator, run.json.id);
-  return { tokens, ids, victims, runId: run.json.id, longRuns, operatorTokenIds, viewerApiToken: viewerToken.json.token, refreshChain };
+  return {
+    tokens,
+    ids,
+    victims,
+    runId: run.json.id,
+    longRuns,
+    operatorTokenIds,
+    viewerApiToken: viewerToken.json.token,
+    refreshChain,
+    project,
+    deleteProjects: { http: deletable.slice(0, 2), grpc: deletable.slice(2) },
+    deleteFiles,
+    codeSessions: { http: csHttp, grpc: csGrpc, deleteHttp: csDelete.slice(0, 2), deleteGrpc: csDelete.slice(2) },
+    sessions: { main: sessionIds[0], closeHttp: sessionIds.slice(1, 3), closeGrpc: sessionIds.slice(3) },
+  };
 }
 
 const tokenOf = (who: Who) => (who === 'none' ? undefined : f.tokens[who]);
@@ -380,7 +603,10 @@ describe('authorization matrix and hostile input', { timeout: 120_000 }, () => {
   before(async () => {
     postgres = await startPostgres();
     tmp = mkdtempSync(join(tmpdir(), 'scriptorium-authz-'));
-    stack = await startAllInOneProcess({ DATABASE_URL: postgres.url, TMPDIR: tmp });
+    const groups = join(tmp, 'script_groups');
+    cpSync(EXAMPLE_GROUPS, groups, { recursive: true });
+    cpSync(FIXTURE_GROUPS, groups, { recursive: true });
+    stack = await startAllInOneProcess({ DATABASE_URL: postgres.url, TMPDIR: tmp, SCRIPT_GROUPS_DIR: groups, MAX_SESSIONS_PER_USER: '10' });
     const socketDir = readdirSync(tmp).find((name) => name.startsWith('scriptorium-') && existsSync(join(tmp, name, 'auth.sock')));
     assert.ok(socketDir, `the all-in-one process did not put its gRPC sockets under TMPDIR (${tmp}): ${readdirSync(tmp).join(', ')}`);
     grpcDir = join(tmp, socketDir);
@@ -413,13 +639,15 @@ describe('authorization matrix and hostile input', { timeout: 120_000 }, () => {
       const check = async (who: Who) => {
         const request = await entry.request(who, f);
         let status: number;
+        let message = '';
         if (entry.sse) status = await sseStatus(request.path, tokenOf(who));
         else {
-          const res = await http(method, request.path, tokenOf(who), request.body);
+          const res = await http(method, request.path, tokenOf(who), request.body, request.headers);
           status = res.status;
+          message = typeof res.json?.message === 'string' ? ` (${res.json.message.slice(0, 120)})` : status === 0 ? ` (${res.text})` : '';
           if (res.json?.refreshToken) f.refreshChain = res.json.refreshToken;
         }
-        if (!matches(entry.expect[who], status)) wrong.push(`${route} as ${who}: expected ${show(entry.expect[who])}, got ${status}`);
+        if (!matches(entry.expect[who], status)) wrong.push(`${route} as ${who}: expected ${show(entry.expect[who])}, got ${status}${message}`);
       };
       if (entry.sequential) for (const who of CALLERS) await check(who);
       else await Promise.all(CALLERS.map(check));
@@ -461,13 +689,96 @@ describe('authorization matrix and hostile input', { timeout: 120_000 }, () => {
       }
       const entry = GRPC[method.key];
       const check = async (who: Who) => {
-        const code = await grpcCode(method, await entry.request(who, f), tokenOf(who));
+        const code = await grpcCode(method, await entry.request(who, f), tokenOf(who), entry.quiet);
         if (!matches(entry.expect[who], code)) wrong.push(`${method.key} as ${who}: expected ${show(entry.expect[who]).replace(/\d+/g, (c) => G[Number(c)])}, got ${G[code]}`);
       };
       if (entry.sequential) for (const who of CALLERS) await check(who);
       else await Promise.all(CALLERS.map(check));
     }
     assert.deepEqual(wrong, []);
+  });
+
+  it('session entry tokens and browser credentials are the only way in: no bearer token stands in for them', async () => {
+    const redeem = 'scriptorium.execution.v1.SessionService/RedeemSessionEntry';
+    const resolveUpstream = 'scriptorium.execution.v1.SessionService/ResolveSessionUpstream';
+    const refused = (key: string, request: object, token: string | undefined, code: number) =>
+      assert.rejects(grpcCall(key, request, token), (e: grpc.ServiceError) => e.code === code, `${key} ${JSON.stringify(request)} with ${token ? 'a bearer token' : 'no token'}: ${G[code]}`);
+    const main = f.sessions.main;
+    // Redeeming: a made-up, a used, or another session's entry token is refused, even with an admin's bearer token.
+    await refused(redeem, { sessionId: main, token: 'not-a-token' }, f.tokens.admin, G.PERMISSION_DENIED);
+    await refused(redeem, { sessionId: main, token: '' }, f.tokens.operator, G.PERMISSION_DENIED);
+    const used = await entryToken(main);
+    await grpcCall(redeem, { sessionId: main, token: used });
+    await refused(redeem, { sessionId: main, token: used }, f.tokens.operator, G.PERMISSION_DENIED);
+    // Resolving: no credential, a made-up one, or a credential of the session under another session's id.
+    for (const token of [undefined, f.tokens.operator, f.tokens.admin]) {
+      await refused(resolveUpstream, { sessionId: main, credential: '' }, token, G.UNAUTHENTICATED);
+      await refused(resolveUpstream, { sessionId: main, credential: 'made-up' }, token, G.UNAUTHENTICATED);
+    }
+    const credential = await sessionCredential(main);
+    const otherSession = f.sessions.closeHttp[0];
+    await refused(resolveUpstream, { sessionId: otherSession, credential }, f.tokens.admin, G.UNAUTHENTICATED);
+    // An access token is not a browser credential, and a credential is not an access token.
+    await refused(resolveUpstream, { sessionId: main, credential: f.tokens.operator }, undefined, G.UNAUTHENTICATED);
+    assert.equal((await http('GET', `/api/v1/sessions/${main}`, credential)).status, 401);
+    // What users are shown never names the upstream (no port).
+    const shown = await http('GET', `/api/v1/sessions/${main}`, f.tokens.operator);
+    assert.equal(shown.status, 200, shown.text);
+    assert.ok(!/127\.0\.0\.1:\d+|upstream/.test(shown.text), shown.text);
+  });
+
+  it("watching every change shows a user only their own runs; admins everyone's on request", async () => {
+    const watch = (token: string, allUsers: boolean) => {
+      const method = grpcMethods().find((m) => m.key.endsWith('ExecutionService/WatchExecutions'))!;
+      const client = clientOf(method.service) as unknown as Record<string, (...args: unknown[]) => grpc.ClientReadableStream<{ id: string; userId: string }>>;
+      const call = client[method.name]({ allUsers }, metadataFor(token));
+      const seen: { id: string; userId: string }[] = [];
+      call.on('data', (run) => seen.push(run));
+      call.on('error', () => undefined);
+      return { seen, cancel: () => call.cancel() };
+    };
+    const others = watch(f.tokens.other, false);
+    const mine = watch(f.tokens.operator, false);
+    const everyone = watch(f.tokens.admin, true);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const run = await http('POST', '/api/v1/executions', f.tokens.operator, { scriptId: 'getting_started/greet.py', parameters: { name: 'watched' } });
+      assert.equal(run.status, 202, run.text);
+      await waitForRunEnd(f.tokens.operator, run.json.id);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(mine.seen.some((r) => r.id === run.json.id), 'the owner sees the changes of their run');
+      assert.ok(everyone.seen.some((r) => r.id === run.json.id), 'an admin watching all users sees it');
+      assert.deepEqual(others.seen.filter((r) => r.userId !== f.ids.other).map((r) => r.id), [], 'another operator sees none of it');
+    } finally {
+      for (const w of [others, mine, everyone]) w.cancel();
+    }
+  });
+
+  it('search and tags never show scripts above the caller\'s level, nor anyone else\'s personal tags', async () => {
+    const search = await http('GET', '/api/v1/scripts?q=greet', f.tokens.viewer);
+    assert.equal(search.status, 200, search.text);
+    assert.deepEqual(search.json.scripts.map((s: { id: string }) => s.id), []);
+    const byTag = await http('GET', '/api/v1/scripts?tags=mine-operator', f.tokens.other);
+    assert.equal(byTag.status, 200, byTag.text);
+    assert.equal(byTag.json.total, 0, "another user's personal tag matches nothing for them");
+    const tags = await http('GET', '/api/v1/tags', f.tokens.other);
+    assert.ok(!tags.text.includes('mine-operator') && !tags.text.includes('grpc-operator'), tags.text);
+    const scriptTags = await http('GET', '/api/v1/scripts/getting_started/greet.py/tags', f.tokens.other);
+    assert.ok(!scriptTags.text.includes('mine-operator'), scriptTags.text);
+  });
+
+  it("runs and code sessions go only into the caller's own projects, whoever can see the project", async () => {
+    for (const who of ['other', 'admin'] as const) {
+      const run = await http('POST', '/api/v1/executions', f.tokens[who], { scriptId: 'getting_started/greet.py', parameters: { name: 'x' }, projectId: f.project });
+      assert.equal(run.status, 404, `${who} running in operator's project: ${run.text}`);
+    }
+    const session = await http('POST', '/api/v1/code-sessions', f.tokens.admin, { name: 'elsewhere', language: 'python', projectId: f.project });
+    assert.equal(session.status, 404, session.text);
+  });
+
+  it('a project file uploaded with a JSON content type is stored (as JSON), not left hanging', async () => {
+    const res = await http('PUT', `/api/v1/projects/${f.project}/files/upload.json`, f.tokens.operator, { hello: 'world' });
+    assert.equal(res.status, 200, res.text);
   });
 
   it('API tokens work as bearer tokens on REST and gRPC, capped at their level, and stop within seconds of revocation', async () => {
