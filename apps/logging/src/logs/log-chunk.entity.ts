@@ -1,5 +1,4 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import type { OutputLine } from '#contracts/events.js';
 
 /** A batch of consecutive lines of one run, stored as one row so high-volume output stays cheap. */
 @Entity({ schema: 'logging', name: 'log_chunks' })
@@ -13,6 +12,7 @@ export class LogChunkRecord {
   @Column({ name: 'last_sequence', type: 'integer' })
   lastSequence: number;
 
-  @Column({ type: 'jsonb' })
-  lines: OutputLine[];
+  /** The lines as a JSON array (text: parsed by readers, never by the database). */
+  @Column({ type: 'text' })
+  lines: string;
 }

@@ -7,6 +7,11 @@ import { EventBus } from '#common/bus.js';
 import { LogChunkRecord } from './log-chunk.entity.js';
 import { LogStream } from './log-stream.entity.js';
 
+/** Lines per stored row: large enough that a flood is few writes, small enough that a reader parses little it does not need. */
+const MAX_CHUNK_LINES = 5000;
+/** Rows per read query. */
+const CHUNKS_PER_READ = 4;
+
 interface PendingBatch {
   userId: string;
   lines: OutputLine[];
@@ -73,27 +78,29 @@ export class LogStore implements OnModuleInit, OnModuleDestroy {
   private async write(executionId: string, batch: PendingBatch) {
     // Redelivered lines (same sequence) are dropped, so a replayed batch is harmless.
     const lines = batch.lines.sort((a, b) => a.sequence - b.sequence);
-    const last = lines.at(-1)?.sequence ?? 0;
+    for (let start = 0; start < lines.length; start += MAX_CHUNK_LINES) {
+      const chunk = lines.slice(start, start + MAX_CHUNK_LINES);
+      await this.db.query(
+        `INSERT INTO logging.log_chunks (execution_id, first_sequence, last_sequence, lines) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING`,
+        [executionId, chunk[0].sequence, chunk.at(-1)!.sequence, JSON.stringify(chunk)],
+      );
+    }
+    // The stream's length and completion are written after its lines, so a reader never
+    // sees a log complete before every line of it is readable.
     await this.db.query(
       `INSERT INTO logging.log_streams (execution_id, user_id, line_count, complete) VALUES ($1, $2, $3, $4)
        ON CONFLICT (execution_id) DO UPDATE SET line_count = GREATEST(log_streams.line_count, EXCLUDED.line_count),
          complete = log_streams.complete OR EXCLUDED.complete`,
-      [executionId, batch.userId, last, batch.final],
+      [executionId, batch.userId, lines.at(-1)?.sequence ?? 0, batch.final],
     );
-    if (lines.length) {
-      await this.db.query(
-        `INSERT INTO logging.log_chunks (execution_id, first_sequence, last_sequence, lines) VALUES ($1, $2, $3, $4)
-         ON CONFLICT DO NOTHING`,
-        [executionId, lines[0].sequence, last, JSON.stringify(lines)],
-      );
-    }
   }
 
   findStream(executionId: string): Promise<LogStream | null> {
     return this.db.getRepository(LogStream).findOneBy({ executionId });
   }
 
-  /** Stored lines after `afterSequence`, in order, at most `limit`; read a few chunks at a time. */
+  /** Stored lines after `afterSequence`, in order, at most `limit`; reads a few chunks at a time, never more than it needs. */
   async read(executionId: string, afterSequence: number, limit = Number.MAX_SAFE_INTEGER): Promise<OutputLine[]> {
     const lines: OutputLine[] = [];
     let after = afterSequence;
@@ -101,15 +108,17 @@ export class LogStore implements OnModuleInit, OnModuleDestroy {
       const chunks = await this.db.getRepository(LogChunkRecord).find({
         where: { executionId, lastSequence: MoreThan(after) },
         order: { firstSequence: 'ASC' },
-        take: 20,
+        take: CHUNKS_PER_READ,
       });
-      for (const line of chunks.flatMap((c) => c.lines)) {
-        if (line.sequence <= after) continue;
-        lines.push(line);
-        after = line.sequence;
-        if (lines.length >= limit) return lines;
+      for (const chunk of chunks) {
+        for (const line of JSON.parse(chunk.lines) as OutputLine[]) {
+          if (line.sequence <= after) continue;
+          lines.push(line);
+          after = line.sequence;
+          if (lines.length >= limit) return lines;
+        }
       }
-      if (chunks.length < 20) return lines;
+      if (chunks.length < CHUNKS_PER_READ) return lines;
     }
   }
 }

@@ -17,7 +17,7 @@ import type { LogStream } from './log-stream.entity.js';
 
 /** How long a tail waits for a just-accepted run's log to be registered. */
 const REGISTRATION_WAIT_MS = 3000;
-const REPLAY_BATCH = 2000;
+const REPLAY_BATCH = 10_000;
 /** How long a tail waits for lines produced before it subscribed to reach the store. */
 const GAP_WAIT_MS = 5000;
 /** A tail with no live output for this long looks in the store (e.g. for a completion it missed). */
