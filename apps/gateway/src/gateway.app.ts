@@ -12,6 +12,9 @@ import { GatewayModule } from './gateway.module.js';
 import { LiveSocketServer } from './live/live-socket.server.js';
 import { SessionProxy } from './sessions/session-proxy.js';
 
+const FILE_UPLOAD = /^\/api\/v1\/projects\/[^/]+\/files\//;
+const isJson = (contentType: string | undefined) => /^application\/([\w.-]+\+)?json\b/i.test(contentType ?? '');
+
 /** Builds and starts the HTTP edge: REST, OpenAPI at /api/docs, live streams, and the web UI. */
 export async function startGateway(config: GatewayConfig): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config), {
@@ -21,7 +24,8 @@ export async function startGateway(config: GatewayConfig): Promise<INestApplicat
   // Session hosts (<id>.<SESSIONS_DOMAIN>) get only the session proxy: installed before every other handler.
   const sessions = app.get(SessionProxy);
   app.use(sessions.middleware);
-  app.useBodyParser('json', { limit: '1mb' });
+  // File uploads are read raw, byte for byte, whatever their content type.
+  app.useBodyParser('json', { limit: '1mb', type: (req) => isJson(req.headers['content-type']) && !FILE_UPLOAD.test(req.url ?? '') });
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
   app.disable('x-powered-by');
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));

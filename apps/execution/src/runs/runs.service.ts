@@ -213,6 +213,9 @@ export class RunsService {
   /** Runs the same script again with the same parameters (secrets must be given again), linked to the original. */
   async rerun(caller: Caller, id: string, idempotencyKey: string, parametersJson: string): Promise<ExecutionRecord> {
     const original = await this.get(caller, id);
+    if (original.scriptId.startsWith('code-session:')) {
+      throw failedPrecondition(`A code session's run is run again from its session: POST /api/v1/code-sessions/${original.scriptId.slice('code-session:'.length)}/execute`);
+    }
     let overrides: Record<string, unknown> = {};
     try {
       overrides = parametersJson.trim() ? JSON.parse(parametersJson) : {};
@@ -223,7 +226,8 @@ export class RunsService {
     return this.submit(caller, {
       scriptId: original.scriptId,
       parametersJson: JSON.stringify({ ...kept, ...overrides }),
-      projectId: original.projectId,
+      // An admin re-running someone else's run runs it as themselves, in their own active project.
+      projectId: original.userId === caller.userId ? original.projectId : '',
       idempotencyKey,
       language: '',
       rerunOf: original.id,

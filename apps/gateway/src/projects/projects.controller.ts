@@ -105,6 +105,8 @@ export class ProjectsController implements OnModuleInit {
   /** Uploads the request body as the file's content (creating parent folders); 413 above the size limit. */
   @Put(':id/files/*path')
   async write(@CurrentCaller() caller: Caller, @Param('id') id: string, @Param('path') path: string[], @Req() req: Request) {
+    // Ownership first: someone else's project answers 404 before any byte is read.
+    await firstValueFrom(this.projects.getProject({ projectId: id }, callMetadata(caller.authorization)));
     const content = await this.body(req);
     const entry = await firstValueFrom(
       this.projects.writeProjectFile({ projectId: id, path: joinPath(path), content }, callMetadata(caller.authorization)),
@@ -136,7 +138,6 @@ export class ProjectsController implements OnModuleInit {
     const declared = Number(req.headers['content-length']);
     const tooLarge = () => new PayloadTooLargeException(`File too large: at most ${UPLOAD_LIMIT} bytes may be uploaded`);
     if (declared > UPLOAD_LIMIT) return Promise.reject(tooLarge());
-    if ((req as { _body?: boolean })._body) return Promise.resolve(Buffer.from(JSON.stringify(req.body)));
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
