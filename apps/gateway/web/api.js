@@ -135,11 +135,15 @@ export async function logout() {
  * Calls the API with the bearer token; on a 401 refreshes once and retries.
  * Returns the parsed body (JSON or text), or the Response itself with `raw: true`.
  */
-export async function api(path, { method = 'GET', body, headers = {}, raw = false } = {}) {
+export async function api(path, { method = 'GET', body, rawBody, headers = {}, raw = false } = {}) {
   const send = async () => {
     const token = await freshAccessToken();
     const init = { method, headers: { ...headers, authorization: `Bearer ${token}` } };
-    if (body !== undefined) {
+    if (rawBody !== undefined) {
+      // File uploads: the bytes as they are.
+      init.headers['content-type'] = 'application/octet-stream';
+      init.body = rawBody;
+    } else if (body !== undefined) {
       init.headers['content-type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
@@ -156,6 +160,21 @@ export async function api(path, { method = 'GET', body, headers = {}, raw = fals
     throw new ApiError(res.status, typeof errorBody === 'object' ? errorBody : { message: String(errorBody ?? '') });
   }
   return raw ? res : parse(res);
+}
+
+/** Fetches `path` with the bearer token and saves the answer as a file named `filename`. */
+export async function download(path, filename) {
+  const res = await api(path, { raw: true });
+  const blob = await res.blob();
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = filename;
+  link.hidden = true;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 export function uuid() {

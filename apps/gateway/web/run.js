@@ -1,6 +1,8 @@
 // The run view (#/runs/<id>): state, progress, live log over WebSocket with gap-free resume, result.
 import { api, freshAccessToken, refresh } from './api.js';
 import { ACTIVE_STATES, formatDuration, formatTime, h, stateBadge } from './dom.js';
+import { t } from './i18n.js';
+import { sessionPanel } from './sessions.js';
 
 const MAX_BACKOFF_MS = 5000;
 
@@ -107,8 +109,8 @@ export function renderRun(root, executionId, { announce }) {
   const progressBar = h('progress', { max: 100, value: 0, testid: 'run-progress', 'aria-label': 'Progress' });
   const progressText = h('span', { class: 'progress-value', testid: 'run-progress-value' }, '0%');
   const progressMessage = h('span', { class: 'progress-message muted', testid: 'run-progress-message' });
-  const cancelButton = h('button', { type: 'button', class: 'btn btn-danger', testid: 'run-cancel', hidden: true }, 'Cancel run');
-  const downloadButton = h('button', { type: 'button', class: 'btn', testid: 'run-download' }, 'Download full log');
+  const cancelButton = h('button', { type: 'button', class: 'btn btn-danger', testid: 'run-cancel', hidden: true }, t('run.cancel'));
+  const downloadButton = h('button', { type: 'button', class: 'btn', testid: 'run-download' }, t('run.download'));
   const errorBox = h('p', { class: 'banner banner-error', role: 'alert', testid: 'run-error', hidden: true });
   const reasonBox = h('p', { class: 'muted', testid: 'run-state-reason', hidden: true });
   const facts = {
@@ -117,35 +119,39 @@ export function renderRun(root, executionId, { announce }) {
     duration: h('dd', { testid: 'run-duration' }, '—'),
     exit: h('dd', { testid: 'run-exit-code' }, '—'),
     user: h('dd', { testid: 'run-user' }, '—'),
+    project: h('dd', { testid: 'run-project' }, '—'),
   };
   const paramsList = h('dl', { class: 'kv', testid: 'run-parameters' });
   const logBox = h('ol', { class: 'log', testid: 'run-log', 'aria-label': 'Output', tabindex: '0' });
-  const logEmpty = h('p', { class: 'muted log-empty', testid: 'run-log-empty' }, 'No output yet.');
+  const logEmpty = h('p', { class: 'muted log-empty', testid: 'run-log-empty' }, t('run.noOutput'));
   const resultPanel = h('section', { class: 'card', testid: 'run-result-panel', hidden: true, 'aria-labelledby': 'result-h' },
-    h('h2', { id: 'result-h' }, 'Result'));
+    h('h2', { id: 'result-h' }, t('run.result')));
   const resultPre = h('pre', { class: 'result', testid: 'run-result' });
   resultPanel.appendChild(resultPre);
   const followToggle = h('input', { type: 'checkbox', id: 'follow-log', checked: true });
 
+  const session = sessionPanel(executionId);
   root.append(
     h('div', { class: 'run-view', testid: 'run-view', dataset: { executionId } },
       h('div', { class: 'page-head' },
-        h('div', {}, h('p', { class: 'crumbs' }, h('a', { href: '#/history' }, 'History'), ' / ', h('code', {}, executionId)), h('div', { class: 'title-row' }, title, badge)),
+        h('div', {}, h('p', { class: 'crumbs' }, h('a', { href: '#/history' }, t('nav.history')), ' / ', h('code', {}, executionId)), h('div', { class: 'title-row' }, title, badge)),
         h('div', { class: 'actions' }, live, cancelButton, downloadButton)),
       errorBox,
       reasonBox,
       h('section', { class: 'card run-summary', 'aria-label': 'Run summary' },
         h('div', { class: 'progress-row' }, progressBar, progressText, progressMessage),
         h('dl', { class: 'facts' },
-          h('div', {}, h('dt', {}, 'Script'), facts.script),
-          h('div', {}, h('dt', {}, 'Started'), facts.started),
-          h('div', {}, h('dt', {}, 'Duration'), facts.duration),
-          h('div', {}, h('dt', {}, 'Exit code'), facts.exit),
-          h('div', {}, h('dt', {}, 'User'), facts.user)),
-        h('details', { class: 'params-details' }, h('summary', {}, 'Parameters'), paramsList)),
+          h('div', {}, h('dt', {}, t('run.script')), facts.script),
+          h('div', {}, h('dt', {}, t('run.started')), facts.started),
+          h('div', {}, h('dt', {}, t('run.duration')), facts.duration),
+          h('div', {}, h('dt', {}, t('run.exitCode')), facts.exit),
+          h('div', {}, h('dt', {}, t('run.user')), facts.user),
+          h('div', {}, h('dt', {}, t('run.project')), facts.project)),
+        h('details', { class: 'params-details' }, h('summary', {}, t('script.parameters')), paramsList)),
+      session.element,
       h('section', { class: 'card log-card', 'aria-labelledby': 'log-h' },
-        h('div', { class: 'card-head' }, h('h2', { id: 'log-h' }, 'Output'),
-          h('div', { class: 'check-row' }, followToggle, h('label', { for: 'follow-log' }, 'Follow output'))),
+        h('div', { class: 'card-head' }, h('h2', { id: 'log-h' }, t('run.output')),
+          h('div', { class: 'check-row' }, followToggle, h('label', { for: 'follow-log' }, t('run.follow')))),
         logEmpty, logBox),
       resultPanel));
 
@@ -163,6 +169,12 @@ export function renderRun(root, executionId, { announce }) {
     facts.started.textContent = formatTime(e.startedAt || e.createdAt);
     facts.exit.textContent = e.exitCode === null || e.exitCode === undefined ? '—' : String(e.exitCode);
     facts.user.textContent = e.username || '—';
+    if (e.projectId && facts.project.dataset.projectId !== e.projectId) {
+      facts.project.dataset.projectId = e.projectId;
+      const link = h('a', { href: `#/projects/${encodeURIComponent(e.projectId)}`, testid: 'run-project-link' }, t('project.files'));
+      facts.project.replaceChildren(link);
+      api(`/api/v1/projects/${encodeURIComponent(e.projectId)}`).then((p) => (link.textContent = p.name)).catch(() => undefined);
+    }
     const progress = Math.max(0, Math.min(100, Number(e.progress) || 0));
     const done = e.state === 'succeeded';
     progressBar.value = done ? 100 : progress;
@@ -184,6 +196,7 @@ export function renderRun(root, executionId, { announce }) {
       resultPre.textContent = JSON.stringify(e.result, null, 2);
       resultPanel.hidden = false;
     }
+    if (previous !== e.state) session.refresh();
     if (previous && previous !== e.state) announce(`Run ${e.state.replace('_', ' ')}`);
   };
 
@@ -277,5 +290,6 @@ export function renderRun(root, executionId, { announce }) {
     stopped = true;
     clearInterval(durationTimer);
     follower?.stop();
+    session.stop();
   };
 }
