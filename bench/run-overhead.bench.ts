@@ -6,7 +6,7 @@ import { login, startAllInOneProcess } from '../test/harness/stack.js';
 export const PYTHON = '/usr/bin/python3';
 export const BENCH_GROUPS = resolve(import.meta.dirname, '../../bench/scripts');
 
-function percentile(values: number[], p: number) {
+export function percentile(values: number[], p: number) {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }

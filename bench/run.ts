@@ -1,10 +1,12 @@
 import { runLogThroughputBench } from './log-throughput.bench.js';
 import { runOverheadBench } from './run-overhead.bench.js';
+import { runRunsThroughputBench } from './runs-throughput.bench.js';
 
 // `npm run bench`: every benchmark in one run, so ratios compare like with like on a noisy machine.
 const only = process.argv[2];
 if (!only || only === 'overhead') await runOverheadBench();
 if (!only || only === 'throughput') await runLogThroughputBench();
+if (!only || only === 'runs') await runRunsThroughputBench();
 if (!only || only === 'catalog') {
   // Imported by name so this file builds before the catalog benchmark exists.
   const catalogBench = './catalog.bench.js';

@@ -2,6 +2,21 @@ import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeor
 import type { ExecutionState } from '#contracts/execution-states.js';
 import type { LaunchSpec } from '../runtime/launch-spec.js';
 
+/**
+ * Where a run's published output got to, for re-attaching after a restart (kubernetes runtime).
+ * Written before each batch is published: lines up to `sequence` (log position `cursor`) were
+ * published before; lines `sequence + 1 … through` are the batch being published (perhaps lost
+ * with the process), so a re-attach publishes exactly that batch again, then continues.
+ */
+export interface StoredLogCursor {
+  /** The runtime's log cursor after line `sequence`; absent = from the start of the log. */
+  cursor?: { time: string; sameTime: number };
+  sequence: number;
+  through: number;
+  /** The runtime's log cursor after line `through`. */
+  throughCursor?: { time: string; sameTime: number };
+}
+
 @Entity({ schema: 'execution', name: 'executions' })
 export class ExecutionRecord {
   @PrimaryGeneratedColumn('uuid')
@@ -64,6 +79,9 @@ export class ExecutionRecord {
   /** What runs it: a process id (local) or a pod name (kubernetes). */
   @Column({ name: 'runtime_ref', type: 'text', nullable: true })
   runtimeRef: string | null;
+
+  @Column({ name: 'log_cursor', type: 'jsonb', nullable: true })
+  logCursor: StoredLogCursor | null;
 
   @Column({ name: 'owner_instance', type: 'text', nullable: true })
   ownerInstance: string | null;

@@ -2,23 +2,41 @@ import { readFileSync } from 'node:fs';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import type { OutputLine } from '#contracts/events.js';
 import type { ExecutionState } from '#contracts/execution-states.js';
 import { Subjects } from '#contracts/subjects.js';
 import { EventBus } from '#common/bus.js';
 import { rootLogger } from '#common/logger.js';
 import type { ExecutionConfig } from '../execution.config.js';
+import { KubernetesRuntime, type KubernetesRunObserver } from '../runtime/kubernetes/kubernetes.runtime.js';
+import type { LogCursor } from '../runtime/kubernetes/log-follower.js';
+import { podNameFor } from '../runtime/kubernetes/pod-manifest.js';
 import { OutputPump } from '../runtime/output-pump.js';
 import { ScriptRuntime, type RunExit, type RunHandle } from '../runtime/script-runtime.js';
-import { ExecutionRecord } from './execution.entity.js';
+import { ExecutionRecord, type StoredLogCursor } from './execution.entity.js';
 import { RunStateStore } from './run-state.store.js';
 
 const POLL_MS = 1000;
 const PROGRESS_WRITE_MS = 250;
+/** Kubernetes runtime: each replica writes its heartbeat this often… */
+const HEARTBEAT_MS = 10_000;
+/** …and a replica unseen for this long is dead: live replicas adopt its runs. */
+const DEAD_AFTER_SECONDS = 30;
+/** Lines per published batch, at most (unless one read of the log brought more). */
+const MAX_PUBLISH_LINES = 2000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Starts queued runs. The queue is the executions table itself: a replica claims
  * runs with `FOR UPDATE SKIP LOCKED`, so each accepted run starts exactly once,
  * whichever replica accepted it and even across restarts.
+ *
+ * Restarts: the local runtime cannot re-attach (see `recoverOrphans`). With the kubernetes
+ * runtime the pods outlive the service: at start-up this replica re-attaches its own runs
+ * still `starting`/`running`, and every replica adopts the runs of replicas that are dead
+ * (no heartbeat in `execution.instances` for DEAD_AFTER_SECONDS): one conditional UPDATE of
+ * `owner_instance` per dead replica, so each run gets exactly one new owner. Output resumes
+ * from the run's stored log cursor (see OutputLedger), so no line is lost or doubled.
  */
 @Injectable()
 export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
@@ -26,6 +44,10 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
   private claiming = false;
   private again = false;
   private timer?: NodeJS.Timeout;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private beating = false;
+  private recovered = false;
+  private destroyed = false;
   private readonly log = rootLogger().child({ service: 'execution', component: 'RunDispatcher' });
 
   constructor(
@@ -37,13 +59,54 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
   ) {}
 
   async onApplicationBootstrap() {
-    await this.recoverOrphans();
+    if (!(this.runtime instanceof KubernetesRuntime)) {
+      await this.recoverOrphans();
+      return this.startClaiming();
+    }
+    const runtime = this.runtime;
+    await this.heartbeat();
+    this.heartbeatTimer = setInterval(() => void this.beat(runtime), HEARTBEAT_MS);
+    this.heartbeatTimer.unref();
+    // New runs are claimed only once the old ones are followed again (the API server may be
+    // unreachable for a while: then the service starts, runs wait queued, recovery retries).
+    for (let attempt = 0; !this.destroyed; attempt++) {
+      try {
+        await this.recoverPods(runtime);
+        this.recovered = true;
+        return this.startClaiming();
+      } catch (error) {
+        this.log.error({ err: error, attempt }, 'could not re-attach the runs of the pods; retrying');
+        if (attempt === 0) {
+          void this.retryRecovery(runtime);
+          return;
+        }
+      }
+    }
+  }
+
+  private async retryRecovery(runtime: KubernetesRuntime) {
+    for (let attempt = 1; !this.destroyed; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1000 * 2 ** attempt)).unref());
+      if (this.destroyed) return;
+      try {
+        await this.recoverPods(runtime);
+        this.recovered = true;
+        return this.startClaiming();
+      } catch (error) {
+        this.log.error({ err: error, attempt }, 'could not re-attach the runs of the pods; retrying');
+      }
+    }
+  }
+
+  private startClaiming() {
     this.timer = setInterval(() => this.kick(), POLL_MS);
     this.kick();
   }
 
   onModuleDestroy() {
+    this.destroyed = true;
     clearInterval(this.timer);
+    clearInterval(this.heartbeatTimer);
   }
 
   /** Stops a run this replica is executing; false when it runs elsewhere or not at all. */
@@ -77,11 +140,13 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     // Lock a window of the queue, rank each candidate among its user's and its script's
     // active runs, and start the oldest ones within every limit. Per-user and per-script
     // limits are exact with one replica; concurrent claims of several replicas can overshoot
-    // them by the runs claimed in the same instant.
-    const [rows] = (await this.db.query(
+    // them by the runs claimed in the same instant. Without those limits the window is
+    // exactly the free slots, so no more rows are locked than started.
+    const limited = this.config.MAX_RUNS_PER_USER > 0 || this.config.MAX_RUNS_PER_SCRIPT > 0;
+    const claimed = await this.state.claim(
       `WITH locked AS (
          SELECT id, user_id, script_id, created_at FROM execution.executions
-         WHERE state = 'queued' ORDER BY created_at LIMIT $5 FOR UPDATE SKIP LOCKED
+         WHERE state = 'queued' ORDER BY created_at LIMIT $4 FOR UPDATE SKIP LOCKED
        ), ranked AS (
          SELECT l.id, l.created_at,
            row_number() OVER (PARTITION BY l.user_id ORDER BY l.created_at)
@@ -89,20 +154,29 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
            row_number() OVER (PARTITION BY l.script_id ORDER BY l.created_at)
              + (SELECT count(*) FROM execution.executions a WHERE a.state IN ('starting', 'running') AND a.script_id = l.script_id) AS script_slot
          FROM locked l
-       ), chosen AS (
-         SELECT id FROM ranked WHERE ($3 = 0 OR user_slot <= $3) AND ($4 = 0 OR script_slot <= $4) ORDER BY created_at LIMIT $2
        )
-       UPDATE execution.executions e SET state = 'starting', state_reason = '', owner_instance = $1, version = e.version + 1
-       FROM chosen WHERE e.id = chosen.id RETURNING e.id`,
-      [this.config.INSTANCE_ID, free, this.config.MAX_RUNS_PER_USER, this.config.MAX_RUNS_PER_SCRIPT, Math.max(free * 10, 100)],
-    )) as [{ id: string }[], number];
-    for (const { id } of rows) this.start(await this.state.claimed(id));
+       SELECT id FROM ranked WHERE ($2 = 0 OR user_slot <= $2) AND ($3 = 0 OR script_slot <= $3) ORDER BY created_at LIMIT $1`,
+      [free, this.config.MAX_RUNS_PER_USER, this.config.MAX_RUNS_PER_SCRIPT, limited ? Math.max(free * 10, 100) : free],
+      this.config.INSTANCE_ID,
+    );
+    for (const run of claimed) this.start(run);
   }
 
   private start(run: ExecutionRecord) {
-    const spec = run.launchSpec!;
+    const output = this.output(run, null);
+    output.attach(this.runtime.start(run.launchSpec!, output.observer));
+  }
+
+  /**
+   * What a run's runtime reports goes through here: output through the OutputPump (numbered
+   * lines) and the OutputLedger (published, with the log cursor stored first on kubernetes),
+   * progress throttled, the end through `finish`.
+   */
+  private output(run: ExecutionRecord, stored: StoredLogCursor | null) {
+    const kubernetes = this.runtime instanceof KubernetesRuntime ? this.runtime : undefined;
     let progressTimer: NodeJS.Timeout | undefined;
     let pendingProgress: { progress?: number; progressMessage?: string; result?: unknown } = {};
+    let ended = false;
     const writeProgress = () => {
       progressTimer = undefined;
       const patch = pendingProgress;
@@ -114,12 +188,35 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
       progressTimer ??= setTimeout(writeProgress, PROGRESS_WRITE_MS);
     };
     let stderrTail = '';
-    const pump = new OutputPump({
-      lines: (lines) => this.bus.publish(Subjects.outputProduced, { executionId: run.id, userId: run.userId, lines, final: false }),
-      progress: (progress, progressMessage) => queueProgress({ progress, progressMessage }),
-      result: (result) => queueProgress({ result }),
-    });
-    const handle = this.runtime.start(spec, {
+    const ledger = new OutputLedger(
+      (lines) => this.bus.publish(Subjects.outputProduced, { executionId: run.id, userId: run.userId, lines, final: false }),
+      kubernetes ? (state) => this.storeLogCursor(run.id, state) : undefined,
+      stored,
+      () => {
+        // Another replica owns the run now (it took this one for dead): let go without touching the pod.
+        ended = true;
+        clearTimeout(progressTimer);
+        this.active.delete(run.id);
+        kubernetes?.detach(run.id);
+        this.log.warn({ executionId: run.id }, 'run adopted by another replica; stopped following it');
+      },
+      (error) => this.log.warn({ err: error, executionId: run.id }, 'storing the log cursor failed; retrying'),
+    );
+    const pump = new OutputPump(
+      {
+        lines: (lines) => ledger.lines(lines),
+        progress: (progress, progressMessage) => queueProgress({ progress, progressMessage }),
+        result: (result) => queueProgress({ result }),
+      },
+      stored?.sequence ?? 0,
+    );
+    const end = (exit: RunExit, progress: object, tail: string) => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(progressTimer);
+      void this.finish(run, pump, ledger, exit, progress, tail);
+    };
+    const observer: KubernetesRunObserver = {
       started: (runtimeRef) => {
         void this.state.transition(run.id, ['starting'], 'running', '', { startedAt: new Date(), runtimeRef: runtimeRef ?? null });
       },
@@ -128,24 +225,32 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
         stderrTail = (stderrTail + chunk).slice(-2000);
         pump.write('stderr', chunk);
       },
-      exited: (exit) => {
-        clearTimeout(progressTimer);
-        void this.finish(run, pump, exit, pendingProgress, stderrTail);
+      // The log follower delivers whole lines, then the cursor after them: flushing the pump
+      // here (no partial line is pending) pairs the cursor with the exact last sequence.
+      logCursor: (cursor) => {
+        pump.end();
+        ledger.point(cursor);
       },
+      exited: (exit) => end(exit, pendingProgress, stderrTail),
       failedToStart: (message) => {
-        clearTimeout(progressTimer);
         pump.system(message);
-        void this.finish(run, pump, { exitCode: null, signal: null }, {}, message);
+        end({ exitCode: null, signal: null }, {}, message);
       },
-    });
-    this.active.set(run.id, handle);
+    };
+    return {
+      observer,
+      attach: (handle: RunHandle) => {
+        if (!ended) this.active.set(run.id, handle);
+      },
+    };
   }
 
-  private async finish(run: ExecutionRecord, pump: OutputPump, exit: RunExit, progress: object, stderrTail: string) {
+  private async finish(run: ExecutionRecord, pump: OutputPump, ledger: OutputLedger, exit: RunExit, progress: object, stderrTail: string) {
     this.active.delete(run.id);
     const [state, reason] = outcome(exit, run.launchSpec!.timeoutSeconds, this.config.RUN_OUTPUT_LIMIT_MB);
     if (exit.stoppedFor) pump.system(`Run ${state.replace('_', ' ')}: ${reason}`);
     pump.end();
+    if (!(await ledger.close())) return; // another replica owns the run now
     this.bus.publish(Subjects.outputProduced, { executionId: run.id, userId: run.userId, lines: [], final: true });
     const error = state === 'failed' ? stderrTail.trim().split('\n').slice(-5).join('\n') || reason : '';
     await this.state.transition(run.id, ['starting', 'running'], state, reason, {
@@ -156,6 +261,16 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
       launchSpec: null,
     });
     this.kick();
+  }
+
+  /** Writes where the output got to, while this replica still owns the active run; false when it does not any more. */
+  private async storeLogCursor(id: string, state: StoredLogCursor): Promise<boolean> {
+    const result: unknown = await this.db.query(
+      `UPDATE execution.executions SET log_cursor = $2
+       WHERE id = $1 AND owner_instance = $3 AND state IN ('starting', 'running') RETURNING id`,
+      [id, JSON.stringify(state), this.config.INSTANCE_ID],
+    );
+    return affectedRows(result) > 0;
   }
 
   /**
@@ -171,11 +286,288 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     for (const { id, runtime_ref: runtimeRef } of rows) {
       const stopped = runtimeRef ? stopOrphanProcess(Number(runtimeRef), id) : false;
       const reason = `the execution service restarted while the run was active; its process could not be re-attached${stopped ? ' and was stopped' : ''}`;
-      const run = await this.state.transition(id, ['starting', 'running'], 'lost', reason, { finishedAt: new Date(), launchSpec: null });
-      if (run) this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true });
+      await this.markLost(id, reason);
     }
     if (rows.length) this.log.warn({ count: rows.length }, 'marked orphaned runs as lost');
   }
+
+  private async markLost(id: string, reason: string) {
+    const run = await this.state.transition(id, ['starting', 'running'], 'lost', reason, { finishedAt: new Date(), launchSpec: null });
+    if (run) this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true });
+  }
+
+  // ------------------------------------------------------------------ kubernetes: re-attach and adopt
+
+  /**
+   * Start-up with the kubernetes runtime: re-attach this replica's active runs and those of
+   * dead replicas (adopted), and stop running pods whose run already ended. Afterwards each
+   * heartbeat adopts again whenever another replica died.
+   */
+  private async recoverPods(runtime: KubernetesRuntime) {
+    const own: { id: string }[] = await this.db.query(
+      `SELECT id FROM execution.executions WHERE state IN ('starting', 'running') AND owner_instance = $1`,
+      [this.config.INSTANCE_ID],
+    );
+    const adopted = await this.adoptDeadReplicas();
+    const ids = [...own.map((r) => r.id), ...adopted];
+    runtime.expect(ids);
+    const pods = await runtime.listActive();
+    await this.reattachAll(runtime, ids);
+    await this.stopPodsOfEndedRuns(runtime, pods.filter((p) => !p.finished && p.instanceId === this.config.INSTANCE_ID));
+  }
+
+  private async beat(runtime: KubernetesRuntime) {
+    if (this.beating) return;
+    this.beating = true;
+    try {
+      await this.heartbeat();
+      // Runs this replica follows that another replica adopted (this one was taken for dead): let go.
+      const mine = [...this.active.keys()];
+      if (mine.length) {
+        const taken: { id: string }[] = await this.db.query(
+          `SELECT id FROM execution.executions WHERE id = ANY($1::uuid[]) AND owner_instance IS DISTINCT FROM $2`,
+          [mine, this.config.INSTANCE_ID],
+        );
+        for (const { id } of taken) {
+          this.active.delete(id);
+          runtime.detach(id);
+          this.log.warn({ executionId: id }, 'run adopted by another replica; stopped following it');
+        }
+      }
+      if (!this.recovered) return;
+      const adopted = await this.adoptDeadReplicas();
+      if (adopted.length) {
+        runtime.expect(adopted);
+        await this.reattachAll(runtime, adopted);
+      }
+    } catch (error) {
+      this.log.warn({ err: error }, 'heartbeat or adoption failed');
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  private async heartbeat() {
+    await this.db.query(
+      `INSERT INTO execution.instances (instance_id) VALUES ($1)
+       ON CONFLICT (instance_id) DO UPDATE SET last_seen = now()`,
+      [this.config.INSTANCE_ID],
+    );
+  }
+
+  /**
+   * Takes over the active runs of replicas unseen for DEAD_AFTER_SECONDS. The UPDATE is
+   * conditional on the run's owner still being the dead replica, so when several replicas
+   * adopt at once each run gets exactly one new owner.
+   */
+  private async adoptDeadReplicas(): Promise<string[]> {
+    const result: unknown = await this.db.query(
+      `UPDATE execution.executions e SET owner_instance = $1, version = e.version + 1
+       FROM execution.instances i
+       WHERE e.owner_instance = i.instance_id AND i.instance_id <> $1
+         AND i.last_seen < now() - make_interval(secs => $2) AND e.state IN ('starting', 'running')
+       RETURNING e.id, i.instance_id AS previous_owner`,
+      [this.config.INSTANCE_ID, DEAD_AFTER_SECONDS],
+    );
+    const rows = resultRows<{ id: string; previous_owner: string }>(result);
+    for (const row of rows) this.log.warn({ executionId: row.id, from: row.previous_owner }, 'adopted a run of a dead replica');
+    return rows.map((r) => r.id);
+  }
+
+  private async reattachAll(runtime: KubernetesRuntime, ids: string[]) {
+    try {
+      for (const id of ids) {
+        if (this.active.has(id)) continue;
+        const run = await this.db.getRepository(ExecutionRecord).findOneBy({ id });
+        if (!run || (run.state !== 'starting' && run.state !== 'running')) continue;
+        await this.reattach(runtime, run);
+      }
+    } finally {
+      runtime.unexpect(ids);
+    }
+  }
+
+  /** Follows an existing pod again, from the run's stored log cursor; `lost` when the pod is gone. */
+  private async reattach(runtime: KubernetesRuntime, run: ExecutionRecord) {
+    const stored = run.logCursor;
+    const output = this.output(run, stored);
+    const timeout = run.launchSpec?.timeoutSeconds ?? this.config.DEFAULT_TIMEOUT_SECONDS;
+    const elapsed = run.startedAt ? (Date.now() - run.startedAt.getTime()) / 1000 : 0;
+    let handle: RunHandle | null;
+    try {
+      handle = await runtime.reattach(run.id, output.observer, stored?.cursor, Math.max(1, Math.ceil(timeout - elapsed)));
+    } catch (error) {
+      this.log.error({ err: error, executionId: run.id }, 'could not re-attach a run');
+      return;
+    }
+    if (handle) {
+      output.attach(handle);
+      this.log.info({ executionId: run.id, afterSequence: stored?.sequence ?? 0 }, 're-attached a run to its pod');
+      return;
+    }
+    const pod = run.runtimeRef ?? podNameFor(run.id);
+    await this.markLost(
+      run.id,
+      run.state === 'starting' && !run.runtimeRef
+        ? `the execution service stopped before pod ${pod} was running, and the pod does not exist`
+        : `pod ${pod} was gone when the execution service re-attached after a restart (deleted while no service followed it); the run's end is unknown`,
+    );
+  }
+
+  /** Running pods this replica started whose run already ended (e.g. marked lost): deleted. */
+  private async stopPodsOfEndedRuns(runtime: KubernetesRuntime, pods: { executionId: string; podName: string }[]) {
+    const ids = pods.map((p) => p.executionId).filter((id) => UUID.test(id));
+    if (!ids.length) return;
+    const ended: { id: string }[] = await this.db.query(
+      `SELECT id FROM execution.executions WHERE id = ANY($1::uuid[]) AND state NOT IN ('queued', 'starting', 'running')`,
+      [ids],
+    );
+    for (const { id } of ended) {
+      this.log.warn({ executionId: id }, 'deleting the pod of a run that already ended');
+      await runtime.deletePod(podNameFor(id), 0);
+    }
+  }
+}
+
+/**
+ * Publishes a run's output lines. Without a log cursor (local runtime) every batch goes out
+ * at once. With one (kubernetes), before a batch goes out it stores where the output got to:
+ * the cursor and sequence after the lines published before, and the end of this batch. A
+ * re-attach (from that cursor, numbering after that sequence) publishes exactly that batch
+ * again, then continues: a batch logging already stored comes again with the same first
+ * sequence and is dropped, one it never got is stored, and nothing else overlaps (logging
+ * keys its rows by first sequence, so an overlap with other boundaries could drop lines).
+ * One write is in flight at a time; lines that come meanwhile go out together after it.
+ * The write is conditional on this replica owning the run: when another replica adopted
+ * it, nothing more is published.
+ */
+export class OutputLedger {
+  private queue: OutputLine[] = [];
+  private points: { sequence: number; cursor: LogCursor }[] = [];
+  private checkpoint: { sequence: number; cursor?: LogCursor };
+  private replay?: { sequence: number; cursor?: LogCursor };
+  private last: number;
+  private writing?: Promise<void>;
+  private again = false;
+  private fenced = false;
+
+  constructor(
+    private readonly publish: (lines: OutputLine[]) => void,
+    private readonly persist: ((state: StoredLogCursor) => Promise<boolean>) | undefined,
+    stored: StoredLogCursor | null | undefined,
+    private readonly onFenced: () => void = () => {},
+    private readonly onError: (error: unknown) => void = () => {},
+  ) {
+    this.checkpoint = { sequence: stored?.sequence ?? 0, cursor: stored?.cursor };
+    if (stored && stored.through > stored.sequence) this.replay = { sequence: stored.through, cursor: stored.throughCursor };
+    this.last = this.checkpoint.sequence;
+  }
+
+  lines(lines: OutputLine[]) {
+    if (this.fenced || !lines.length) return;
+    this.last = lines.at(-1)!.sequence;
+    if (!this.persist) return this.publish(lines);
+    this.queue.push(...lines);
+  }
+
+  /** The log cursor after every line given so far. */
+  point(cursor: LogCursor) {
+    if (!this.persist || this.fenced) return;
+    const previous = this.points.at(-1);
+    if (previous?.sequence === this.last) previous.cursor = cursor;
+    else if (this.last > this.checkpoint.sequence) this.points.push({ sequence: this.last, cursor });
+    this.kick();
+  }
+
+  private kick() {
+    if (this.writing) {
+      this.again = true;
+      return;
+    }
+    this.writing = this.drain().finally(() => {
+      this.writing = undefined;
+      if (this.again && !this.fenced) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  /** At the run's end: publishes what is left; false when another replica owns the run. */
+  async close(): Promise<boolean> {
+    while (this.writing) await this.writing.catch(() => undefined);
+    if (this.fenced) return false;
+    if (this.queue.length) this.publish(this.queue.splice(0));
+    return true;
+  }
+
+  private async drain() {
+    while (!this.fenced) {
+      if (this.replay) {
+        // The batch that may have been lost with the previous process goes out again, whole.
+        if (this.last < this.replay.sequence) return;
+        this.publish(this.take(this.replay.sequence));
+        this.checkpoint = this.replay;
+        this.replay = undefined;
+        this.points = this.points.filter((p) => p.sequence > this.checkpoint.sequence);
+        continue;
+      }
+      const next = this.nextPoint();
+      if (!next) return;
+      const state: StoredLogCursor = { sequence: this.checkpoint.sequence, through: next.sequence, throughCursor: next.cursor };
+      if (this.checkpoint.cursor) state.cursor = this.checkpoint.cursor;
+      if (!(await this.store(state))) {
+        this.fenced = true;
+        this.queue = [];
+        this.points = [];
+        this.onFenced();
+        return;
+      }
+      this.publish(this.take(next.sequence));
+      this.checkpoint = next;
+    }
+  }
+
+  /** The batch ends at a cursor: the last one within MAX_PUBLISH_LINES, else the first. */
+  private nextPoint() {
+    const limit = this.checkpoint.sequence + MAX_PUBLISH_LINES;
+    let chosen = -1;
+    for (let i = 0; i < this.points.length; i++) {
+      if (i === 0 || this.points[i]!.sequence <= limit) chosen = i;
+      else break;
+    }
+    if (chosen < 0) return undefined;
+    const next = this.points[chosen]!;
+    this.points.splice(0, chosen + 1);
+    return next;
+  }
+
+  private take(through: number): OutputLine[] {
+    let n = 0;
+    while (n < this.queue.length && this.queue[n]!.sequence <= through) n++;
+    return this.queue.splice(0, n);
+  }
+
+  private async store(state: StoredLogCursor): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.persist!(state);
+      } catch (error) {
+        this.onError(error);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+}
+
+function resultRows<T>(result: unknown): T[] {
+  // TypeORM's postgres driver answers an UPDATE … RETURNING with [rows, count].
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as T[];
+  return Array.isArray(result) ? (result as T[]) : [];
+}
+
+function affectedRows(result: unknown): number {
+  return resultRows(result).length;
 }
 
 /** The final state of a run and why, from how its process ended. */

@@ -49,38 +49,48 @@ export class RunStateStore {
     private readonly bus: EventBus,
   ) {}
 
-  /** Moves a run from one of `from` to `to`; returns undefined when it was not in `from`. */
+  /** Moves a run from one of `from` to `to`, with its transition row, in one statement; undefined when it was not in `from`. */
   async transition(id: string, from: ExecutionState[], to: ExecutionState, reason: string, patch: RunPatch = {}) {
-    const run = await this.update(id, from, { ...patch }, { state: to, reason });
-    if (!run) return undefined;
-    await this.db.query(
-      'INSERT INTO execution.execution_transitions (execution_id, from_state, to_state, reason) VALUES ($1, $2, $3, $4)',
-      [id, run.previousState, to, reason],
-    );
-    this.announce(run.record);
-    return run.record;
+    const run = await this.update(id, from, patch, { state: to, reason });
+    if (run) this.announce(run);
+    return run;
   }
 
-  /** Records and announces that the dispatcher moved a run from queued to starting. */
-  async claimed(id: string): Promise<ExecutionRecord> {
-    await this.db.query(
-      `INSERT INTO execution.execution_transitions (execution_id, from_state, to_state, reason) VALUES ($1, 'queued', 'starting', '')`,
-      [id],
+  /**
+   * Moves up to `limit` queued runs chosen by `choose` (a query returning ids) to
+   * starting for this replica, with their transition rows, in one statement.
+   */
+  async claim(choose: string, values: unknown[], instanceId: string): Promise<ExecutionRecord[]> {
+    const owner = values.length + 1;
+    const rows: Record<string, unknown>[] = await this.db.query(
+      `WITH chosen AS (${choose}),
+       claimed AS (
+         UPDATE execution.executions e SET state = 'starting', state_reason = '', owner_instance = $${owner}, version = e.version + 1
+         FROM chosen WHERE e.id = chosen.id AND e.state = 'queued' RETURNING e.*
+       ),
+       logged AS (
+         INSERT INTO execution.execution_transitions (execution_id, from_state, to_state, reason)
+         SELECT id, 'queued', 'starting', '' FROM claimed
+       )
+       SELECT * FROM claimed ORDER BY created_at`,
+      [...values, instanceId],
     );
-    const run = await this.db.getRepository(ExecutionRecord).findOneByOrFail({ id });
-    this.announce(run);
-    return run;
+    return rows.map((row) => {
+      const run = this.toRecord(row);
+      this.announce(run);
+      return run;
+    });
   }
 
   /** Updates a run's progress/result fields without changing its state. */
   async patch(id: string, patch: RunPatch) {
     const run = await this.update(id, ['starting', 'running'], patch);
-    if (run) this.announce(run.record);
-    return run?.record;
+    if (run) this.announce(run);
+    return run;
   }
 
   private async update(id: string, from: ExecutionState[], patch: RunPatch, change?: { state: ExecutionState; reason: string }) {
-    const sets = ['version = version + 1'];
+    const sets = ['version = e.version + 1'];
     const values: unknown[] = [id, from];
     for (const [key, value] of Object.entries(patch)) {
       values.push(key === 'result' && value !== null ? JSON.stringify(value) : value);
@@ -90,15 +100,32 @@ export class RunStateStore {
       values.push(change.state, change.reason);
       sets.push(`state = $${values.length - 1}`, `state_reason = $${values.length}`);
     }
-    const [rows] = (await this.db.query(
-      `UPDATE execution.executions e SET ${sets.join(', ')}
-       FROM (SELECT id, state AS previous_state FROM execution.executions WHERE id = $1) p
-       WHERE e.id = p.id AND e.state = ANY($2) RETURNING p.previous_state`,
+    const transition = change
+      ? `, logged AS (
+           INSERT INTO execution.execution_transitions (execution_id, from_state, to_state, reason)
+           SELECT id, previous_state, state, state_reason FROM updated
+         )`
+      : '';
+    const rows: Record<string, unknown>[] = await this.db.query(
+      `WITH previous AS (SELECT id, state AS previous_state FROM execution.executions WHERE id = $1 FOR UPDATE),
+       updated AS (
+         UPDATE execution.executions e SET ${sets.join(', ')} FROM previous p
+         WHERE e.id = p.id AND e.state = ANY($2) RETURNING e.*, p.previous_state
+       )${transition}
+       SELECT * FROM updated`,
       values,
-    )) as [{ previous_state: ExecutionState }[], number];
-    if (!rows.length) return undefined;
-    const record = await this.db.getRepository(ExecutionRecord).findOneByOrFail({ id });
-    return { record, previousState: rows[0].previous_state };
+    );
+    return rows.length ? this.toRecord(rows[0]) : undefined;
+  }
+
+  /** A raw row (column names) as the entity (property names). */
+  private toRecord(row: Record<string, unknown>): ExecutionRecord {
+    const repository = this.db.getRepository(ExecutionRecord);
+    const record = repository.create();
+    for (const column of repository.metadata.columns) {
+      if (column.databaseName in row) (record as unknown as Record<string, unknown>)[column.propertyName] = row[column.databaseName];
+    }
+    return record;
   }
 
   private announce(run: ExecutionRecord) {
