@@ -5,6 +5,8 @@ import type { NextFunction, Request, Response } from 'express';
 import { GrpcVerificationKeySource } from '#common/auth-keys.js';
 import { VerificationKeySource } from '#common/auth.js';
 import { grpcClientsModule } from '#common/grpc.js';
+import { HealthController, READINESS_CHECKS, type ReadinessCheck } from '#common/health.js';
+import { SERVICE_NAMES } from '#contracts/grpc-packages.js';
 import { REQUEST_ID_HEADER, runWithRequestId } from '#common/request-context.js';
 import { randomUUID } from 'node:crypto';
 import { AuthController } from './auth/auth.controller.js';
@@ -15,7 +17,6 @@ import { CatalogController } from './catalog/catalog.controller.js';
 import { CodeSessionsController } from './code-sessions/code-sessions.controller.js';
 import { ExecutionsController } from './executions/executions.controller.js';
 import type { GatewayConfig } from './gateway.config.js';
-import { GatewayHealthController } from './health/health.controller.js';
 import { HttpErrorFilter } from './http-exception.filter.js';
 import { LiveRunStream } from './live/live-run-stream.js';
 import { LiveSocketServer } from './live/live-socket.server.js';
@@ -50,7 +51,7 @@ export class GatewayModule implements NestModule {
         SessionsGatewayModule.forRoot(config),
       ],
       controllers: [
-        GatewayHealthController,
+        HealthController,
         AuthController,
         CatalogController,
         ExecutionsController,
@@ -61,6 +62,13 @@ export class GatewayModule implements NestModule {
       ],
       providers: [
         ServiceClients,
+        // Ready when every backing service's gRPC channel connects.
+        {
+          provide: READINESS_CHECKS,
+          inject: [ServiceClients],
+          useFactory: (clients: ServiceClients): ReadinessCheck[] =>
+            SERVICE_NAMES.map((name) => ({ name, check: () => clients.waitForReady(name, 1500) })),
+        },
         LiveRunStream,
         LiveSocketServer,
         JwtStrategy,
