@@ -205,6 +205,8 @@ function metadataSection(script, { announce, showError, rerender }) {
   const loadVersions = async () => {
     const answer = await api(`${scriptPath(script)}/metadata/versions`);
     const items = [...(answer.versions ?? [])].sort((a, b) => b.version - a.version);
+    // Version 0 is the script header as discovered, before any edit.
+    if (items.length) items.push({ version: 0, action: t('meta.original'), changedFields: [] });
     versions.replaceChildren(...items.map((v) => {
       const isCurrent = v.version === answer.currentVersion;
       const revert = h('button', { type: 'button', class: 'btn btn-small', testid: 'meta-revert', hidden: isCurrent }, t('meta.revert'));
@@ -218,7 +220,7 @@ function metadataSection(script, { announce, showError, rerender }) {
       });
       return h('li', { testid: 'meta-version', dataset: { version: String(v.version), action: v.action } },
         h('strong', {}, `v${v.version}`), ' ', h('span', { class: 'badge badge-soft' }, v.action), isCurrent ? h('span', { class: 'badge badge-tag' }, t('meta.current')) : null,
-        ' ', h('span', { class: 'muted small' }, `${v.authorName || ''} · ${formatTime(v.createdAt)}${v.changedFields?.length ? ` · ${v.changedFields.join(', ')}` : ''}${v.comment ? ` · “${v.comment}”` : ''}`),
+        ' ', v.version === 0 ? null : h('span', { class: 'muted small' }, `${v.authorName || ''} · ${formatTime(v.createdAt)}${v.changedFields?.length ? ` · ${v.changedFields.join(', ')}` : ''}${v.comment ? ` · “${v.comment}”` : ''}`),
         ' ', revert);
     }));
     if (!items.length) versions.replaceChildren(h('li', { class: 'muted' }, t('meta.noVersions')));
