@@ -68,14 +68,14 @@ function docsSection(script) {
   const body = h('div', { class: 'docs-body', testid: 'script-docs' });
   const section = h('section', { class: 'card docs-card', testid: 'docs-section', 'aria-labelledby': 'docs-h' },
     h('div', { class: 'card-head' }, h('h2', { id: 'docs-h' }, t('script.docs')),
-      h('div', { class: 'actions' }, h('label', { for: 'docs-language', class: 'small muted' }, t('script.docLanguage')), select)),
+      h('div', { class: 'actions', testid: 'docs-language-box' }, h('label', { for: 'docs-language', class: 'small muted' }, t('script.docLanguage')), select)),
     note, body);
 
   const load = async (language) => {
     const docs = await api(`${scriptPath(script)}/docs?language=${encodeURIComponent(language)}`);
     const available = docs.availableLanguages?.length ? docs.availableLanguages : [docs.language || language];
     select.replaceChildren(...available.map((l) => h('option', { value: l, selected: l === docs.language }, LANGUAGES[l] ?? l)));
-    select.hidden = available.length < 2;
+    select.parentElement.hidden = available.length < 2;
     section.dataset.language = docs.language ?? '';
     note.hidden = !docs.fallback;
     note.textContent = docs.fallback ? t('script.fallback', { lang: LANGUAGES[docs.language] ?? docs.language }) : '';
