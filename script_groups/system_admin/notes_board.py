@@ -90,7 +90,8 @@ def main():
     # Loopback on a workstation; every interface inside a pod, where the Service reaches it.
     host = os.environ.get("SCRIPTORIUM_BIND_HOST") or ("0.0.0.0" if "KUBERNETES_SERVICE_HOST" in os.environ else "127.0.0.1")
     server = ThreadingHTTPServer((host, args.port), Handler)
-    print(f"Serving the notice board on {host}:{args.port}", flush=True)
+    # The port is the platform's business: users reach the board through their session link.
+    print("Serving the notice board; open it with the session link", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
