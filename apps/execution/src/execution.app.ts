@@ -6,6 +6,7 @@ import { ExecutionConfig } from './execution.config.js';
 import { CreateExecutions1764000000000 } from './migrations/1764000000000-create-executions.js';
 import { RunLinks1764200000000 } from './migrations/1764200000000-run-links.js';
 import { ProjectsCodeSessions1764300000000 } from './migrations/1764300000000-projects-code-sessions.js';
+import { LogCursor1764500000000 } from './migrations/1764500000000-log-cursor.js';
 import { CodeSessionRecord } from './code-sessions/code-session.entity.js';
 import { CodeSessionsModule } from './code-sessions/code-sessions.module.js';
 import { ActiveProjectRecord, ProjectRecord } from './projects/project.entity.js';
@@ -24,7 +25,7 @@ export const executionApp: ServiceApp<ExecutionConfig> = {
   schema: {
     schema: 'execution',
     entities: [ExecutionRecord, ProjectRecord, ActiveProjectRecord, CodeSessionRecord],
-    migrations: [CreateExecutions1764000000000, RunLinks1764200000000, ProjectsCodeSessions1764300000000, ...SESSION_MIGRATIONS],
+    migrations: [CreateExecutions1764000000000, RunLinks1764200000000, ProjectsCodeSessions1764300000000, ...SESSION_MIGRATIONS, LogCursor1764500000000],
   },
   module: (deps) => ({
     module: ExecutionAppModule,

@@ -47,6 +47,8 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
   private heartbeatTimer?: NodeJS.Timeout;
   private beating = false;
   private recovered = false;
+  /** Nothing is claimed before the runs of the previous process are recovered. */
+  private claimingStarted = false;
   private destroyed = false;
   private readonly log = rootLogger().child({ service: 'execution', component: 'RunDispatcher' });
 
@@ -99,6 +101,7 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private startClaiming() {
+    this.claimingStarted = true;
     this.timer = setInterval(() => this.kick(), POLL_MS);
     this.kick();
   }
@@ -118,6 +121,7 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Claims and starts as many queued runs as there are free slots. */
   kick() {
+    if (!this.claimingStarted) return;
     if (this.claiming) {
       this.again = true;
       return;

@@ -99,6 +99,8 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
   private readonly logApi: Log;
   private readonly tracked = new Map<string, PodRun>();
   private readonly orphanTimers = new Map<string, NodeJS.Timeout>();
+  /** Pods a caller is about to re-attach: the orphan collector leaves them alone. */
+  private readonly expected = new Set<string>();
   private readonly log = rootLogger().child({ service: 'execution', component: 'KubernetesRuntime' });
   private readonly pending = new Set<Promise<unknown>>();
 
@@ -190,6 +192,7 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
   async reattach(executionId: string, observer: KubernetesRunObserver, cursor?: LogCursor, timeoutSeconds?: number): Promise<RunHandle | null> {
     await this.watch.ensureStarted();
     const podName = podNameFor(executionId);
+    this.expected.delete(podName);
     const existing = this.tracked.get(podName);
     if (existing) return existing.handle;
     const pod = this.watch.get(podName);
@@ -203,6 +206,32 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
   }
 
   /**
+   * Announces runs about to be re-attached (call before `listActive()`), so the orphan
+   * collector does not delete their finished pods first (with a retention of 0 it would
+   * at once). `reattach()` clears the mark; `unexpect()` clears what was not re-attached.
+   */
+  expect(executionIds: string[]) {
+    for (const id of executionIds) this.expected.add(podNameFor(id));
+  }
+
+  unexpect(executionIds: string[]) {
+    for (const id of executionIds) {
+      const name = podNameFor(id);
+      if (!this.expected.delete(name)) continue;
+      const pod = this.watch.get(name);
+      if (pod) this.considerOrphan('MODIFIED', pod);
+    }
+  }
+
+  /** Stops following a run without touching its pod (another replica took it over). */
+  detach(executionId: string) {
+    const run = this.tracked.get(podNameFor(executionId));
+    if (!run) return;
+    run.detach();
+    this.tracked.delete(run.podName);
+  }
+
+  /**
    * Deletes finished script pods older than the retention that no run here follows
    * (a one-off sweep; the watch already schedules this for every finished pod it sees).
    */
@@ -211,7 +240,7 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
     let deleted = 0;
     for (const pod of this.watch.all()) {
       const name = pod.metadata!.name!;
-      if (this.tracked.has(name) || !isFinished(pod)) continue;
+      if (this.tracked.has(name) || this.expected.has(name) || !isFinished(pod)) continue;
       const ended = finishedAt(pod)?.getTime() ?? now;
       if (now - ended < this.options.finishedPodRetentionSeconds * 1000) continue;
       if (await this.deletePod(name, 0)) deleted++;
@@ -284,6 +313,7 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
     }
     const timer = setTimeout(() => {
       this.orphanTimers.delete(podName);
+      if (this.expected.has(podName)) return;
       if (!this.tracked.has(podName) || this.tracked.get(podName)!.isOver) void this.deletePod(podName, 0);
     }, due);
     timer.unref();
@@ -300,7 +330,7 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
     const name = pod.metadata?.name;
     if (!name) return;
     if (event === 'DELETED') return this.cancelOrphanTimer(name);
-    if (this.tracked.has(name) || this.orphanTimers.has(name) || !isFinished(pod) || pod.metadata?.deletionTimestamp) return;
+    if (this.tracked.has(name) || this.expected.has(name) || this.orphanTimers.has(name) || !isFinished(pod) || pod.metadata?.deletionTimestamp) return;
     this.scheduleDeletion(name, finishedAt(pod));
   }
 }
