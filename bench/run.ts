@@ -7,6 +7,7 @@ const only = process.argv[2];
 if (!only || only === 'overhead') await runOverheadBench();
 if (!only || only === 'throughput') await runLogThroughputBench();
 if (!only || only === 'runs') await runRunsThroughputBench();
+if (!only || only === 'kubernetes') await (await import('./kubernetes.bench.js')).runKubernetesBench();
 if (!only || only === 'catalog') {
   // Imported by name so this file builds before the catalog benchmark exists.
   const catalogBench = './catalog.bench.js';
