@@ -81,8 +81,10 @@ export class LogStore implements OnModuleInit, OnModuleDestroy {
     for (let start = 0; start < lines.length; start += MAX_CHUNK_LINES) {
       const chunk = lines.slice(start, start + MAX_CHUNK_LINES);
       await this.db.query(
+        // A resent batch may start where a stored one starts but reach further: keep the longer.
         `INSERT INTO logging.log_chunks (execution_id, first_sequence, last_sequence, lines) VALUES ($1, $2, $3, $4)
-         ON CONFLICT DO NOTHING`,
+         ON CONFLICT (execution_id, first_sequence) DO UPDATE SET last_sequence = EXCLUDED.last_sequence, lines = EXCLUDED.lines
+         WHERE EXCLUDED.last_sequence > log_chunks.last_sequence`,
         [executionId, chunk[0].sequence, chunk.at(-1)!.sequence, JSON.stringify(chunk)],
       );
     }
