@@ -1,24 +1,19 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
 import type { INestApplication } from '@nestjs/common';
-import jwt from 'jsonwebtoken';
 import type { DataSource } from 'typeorm';
-import { TOKEN_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER } from '#common/auth.js';
 import { InProcessEventBus } from '#common/bus.js';
-import { loadConfig } from '#common/config.js';
 import { openDatabase, startEmbeddedPostgres } from '#common/database.js';
-import { PROTO_ROOT } from '#common/paths.js';
 import { startServiceApp } from '#common/service-app.js';
 import type { Level } from '#contracts/levels.js';
 import type { ListScriptsResponse, Script } from '#contracts/generated/scriptorium/catalog/v1/catalog.js';
 import { catalogApp } from '../apps/catalog/src/catalog.app.js';
-import { CatalogConfig } from '../apps/catalog/src/catalog.config.js';
 import { DiscoveryService } from '../apps/catalog/src/discovery/discovery.service.js';
+import { accessToken, catalogClient, catalogConfig, startVerificationKeys, stopCatalog, unary, type CatalogClient } from '../apps/catalog/src/testing/catalog-under-test.js';
 import { freePort } from '../test/harness/net.js';
 import { startPostgres } from '../test/harness/postgres.js';
 
@@ -33,10 +28,6 @@ const GROUPS = Number(process.env.BENCH_GROUPS ?? 500);
 const PER_GROUP = Number(process.env.BENCH_PER_GROUP ?? 20);
 const LEVELS: Level[] = ['viewer', 'operator', 'developer', 'admin'];
 const WORDS = ['backup', 'report', 'etl', 'sync', 'export', 'import', 'audit', 'clean', 'deploy', 'monitor', 'index', 'archive', 'notify', 'scan', 'resize'];
-const LOADER = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true, arrays: true, includeDirs: [PROTO_ROOT] };
-
-type Unary = (request: object, metadata: grpc.Metadata, callback: (error: grpc.ServiceError | null, response: unknown) => void) => void;
-
 function header(g: number, s: number, note = ''): string {
   const w1 = WORDS[(g + s) % WORDS.length];
   const w2 = WORDS[(g * 7 + s * 3) % WORDS.length];
@@ -89,9 +80,7 @@ export async function runCatalogBench() {
   const tokens = new Map<Level, string>();
   const token = (level: Level) => {
     if (!tokens.has(level)) {
-      tokens.set(level, jwt.sign({ username: level, level, lang: 'en', theme: 'light', typ: 'access' }, privateKey.export({ type: 'pkcs8', format: 'pem' }), {
-        algorithm: TOKEN_ALGORITHM, keyid: kid, issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, subject: `bench-${level}`, expiresIn: 3600,
-      }));
+      tokens.set(level, accessToken(privateKey, kid, { username: level, level, lang: 'en', subject: `bench-${level}`, expiresIn: 3600 }));
     }
     return tokens.get(level)!;
   };
@@ -100,39 +89,25 @@ export async function runCatalogBench() {
   let dataSource: DataSource | undefined;
   let nest: INestApplication | undefined;
   let authServer: grpc.Server | undefined;
-  let client: (grpc.Client & Record<string, Unary>) | undefined;
+  let client: CatalogClient | undefined;
   try {
     const genStart = performance.now();
     await generate(groupsDir);
     const genMs = performance.now() - genStart;
 
-    const authProto = grpc.loadPackageDefinition(protoLoader.loadSync(join(PROTO_ROOT, 'scriptorium/auth/v1/auth.proto'), LOADER)) as any;
-    authServer = new grpc.Server();
-    authServer.addService(authProto.scriptorium.auth.v1.AuthService.service, {
-      getVerificationKeys: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
-        callback(null, { keys: [{ kid, algorithm: 'RS256', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) }] }),
-    });
-    const authPort = await new Promise<number>((resolve, reject) =>
-      authServer!.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
-    );
+    const auth = await startVerificationKeys(publicKey, kid);
+    authServer = auth.server;
 
     pg = embedded ? await startEmbeddedPostgres(join(root, 'pg')) : await startPostgres();
     const grpcPort = await freePort();
-    const config = loadConfig(
-      CatalogConfig,
-      {
-        DATABASE_URL: pg.url,
-        NATS_URL: 'inproc://',
-        GRPC_LISTEN: `127.0.0.1:${grpcPort}`,
-        HTTP_PORT: '0',
-        DATABASE_POOL_SIZE: embedded ? '1' : '4',
-        AUTH_GRPC_URL: `127.0.0.1:${authPort}`,
-        SCRIPT_GROUPS_DIR: groupsDir,
-        CATALOG_RESCAN_SECONDS: '0',
-        LOG_LEVEL: 'warn',
-      },
-      catalogApp.required,
-    );
+    const config = catalogConfig({
+      databaseUrl: pg.url,
+      grpcPort,
+      authPort: auth.port,
+      groupsDir,
+      poolSize: embedded ? 1 : 4,
+      extra: { LOG_LEVEL: 'warn' },
+    });
     dataSource = await openDatabase(config.DATABASE_URL, embedded ? 1 : 4, [catalogApp.schema]);
     const startStart = performance.now();
     nest = await startServiceApp(catalogApp, { config, dataSource, bus: new InProcessEventBus() });
@@ -150,16 +125,9 @@ export async function runCatalogBench() {
     await discovery.rescan('bench-full');
     const warmMs = performance.now() - warmStart;
 
-    const proto = grpc.loadPackageDefinition(protoLoader.loadSync(join(PROTO_ROOT, 'scriptorium/catalog/v1/catalog.proto'), LOADER)) as any;
-    client = new proto.scriptorium.catalog.v1.CatalogService(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': 256 * 1024 * 1024,
-    });
-    const call = <T>(method: string, request: object, level: Level = 'admin'): Promise<T> =>
-      new Promise((resolve, reject) => {
-        const metadata = new grpc.Metadata();
-        metadata.set('authorization', `Bearer ${token(level)}`);
-        client![method](request, metadata, (error, response) => (error ? reject(error) : resolve(response as T)));
-      });
+    const grpcClient = catalogClient(grpcPort, { 'grpc.max_receive_message_length': 256 * 1024 * 1024 });
+    client = grpcClient;
+    const call = <T>(method: string, request: object, level: Level = 'admin'): Promise<T> => unary<T>(grpcClient, method, request, token(level));
     await call('listGroups', {});
 
     // A single changed file, from the write to a gRPC reader seeing it (watcher debounce included).
@@ -214,12 +182,7 @@ export async function runCatalogBench() {
     }
     return { coldMs, warmMs, changeTimes, results };
   } finally {
-    client?.close();
-    await nest?.close();
-    if (dataSource?.isInitialized) await dataSource.destroy();
-    await pg?.stop();
-    authServer?.forceShutdown();
-    await rm(root, { recursive: true, force: true });
+    await stopCatalog({ root, client, nest, dataSource, pg, authServer });
   }
 }
 

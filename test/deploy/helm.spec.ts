@@ -18,9 +18,9 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import ts from 'typescript';
 import { parseAllDocuments } from 'yaml';
 import { PROJECT_ROOT } from '#common/paths.js';
+import { schemaErrors, strictFieldErrors } from '../harness/kubernetes-schema.js';
 
 const require = createRequire(import.meta.url);
 const CHART = join(PROJECT_ROOT, 'helm', 'scriptorium');
@@ -136,65 +136,6 @@ function* walk(node: unknown, path = ''): Generator<[string, string, unknown]> {
 
 // ------------------------------------------------------------------ schema validation
 
-/** kubernetes-models' validator for one manifest (generated from the official OpenAPI spec). */
-async function schemaErrors(m: Manifest): Promise<string | undefined> {
-  if (typeof m.apiVersion !== 'string' || typeof m.kind !== 'string') return 'no apiVersion/kind';
-  let mod: Record<string, new (data: unknown) => { validate(): void }>;
-  try {
-    mod = (await import(`kubernetes-models/${m.apiVersion}/${m.kind}`)) as typeof mod;
-  } catch {
-    return `no Kubernetes schema for ${m.apiVersion} ${m.kind}`;
-  }
-  const Model = mod[m.kind];
-  if (!Model) return `no model ${m.kind} in kubernetes-models/${m.apiVersion}`;
-  try {
-    new Model(structuredClone(m)).validate();
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
-
-/**
- * Unknown fields: type-checks every manifest as an object literal of the package's
- * generated interface; TypeScript's excess-property check then names each unknown field
- * (and each wrong type) with its path. Returns errors per manifest index.
- */
-function strictFieldErrors(manifests: Manifest[]): Map<number, string[]> {
-  const file = join(PROJECT_ROOT, '__deploy_strict_check__.ts');
-  const lines: string[] = [];
-  manifests.forEach((m, i) => {
-    lines.push(`import type { I${m.kind} as T${i} } from "kubernetes-models/${m.apiVersion}/${m.kind}";`);
-  });
-  const firstDocLine = lines.length;
-  manifests.forEach((m, i) => lines.push(`export const m${i}: T${i} = ${JSON.stringify(m)};`));
-  const source = lines.join('\n');
-  const options: ts.CompilerOptions = {
-    strict: true,
-    noEmit: true,
-    module: ts.ModuleKind.ESNext,
-    moduleResolution: ts.ModuleResolutionKind.Bundler,
-    target: ts.ScriptTarget.ES2022,
-    skipLibCheck: true,
-    types: [],
-  };
-  const host = ts.createCompilerHost(options);
-  const getSourceFile = host.getSourceFile.bind(host);
-  const fileExists = host.fileExists.bind(host);
-  host.getSourceFile = (name, lang, ...rest) => (name === file ? ts.createSourceFile(name, source, lang) : getSourceFile(name, lang, ...rest));
-  host.fileExists = (name) => name === file || fileExists(name);
-  const program = ts.createProgram([file], options, host);
-  const sf = program.getSourceFile(file)!;
-  const errors = new Map<number, string[]>();
-  for (const d of ts.getPreEmitDiagnostics(program)) {
-    const message = ts.flattenDiagnosticMessageText(d.messageText, ' ');
-    const index = d.file === sf && d.start !== undefined ? sf.getLineAndCharacterOfPosition(d.start).line - firstDocLine : -1;
-    const key = index >= 0 && index < manifests.length ? index : -1;
-    errors.set(key, [...(errors.get(key) ?? []), message]);
-  }
-  return errors;
-}
-
 async function validateAll(sets: Record<string, Manifest[]>) {
   const all = Object.entries(sets).flatMap(([set, ms]) => ms.map((m) => ({ set, m })));
   const problems: string[] = [];
@@ -202,7 +143,8 @@ async function validateAll(sets: Record<string, Manifest[]>) {
     const error = await schemaErrors(m);
     if (error) problems.push(`[${set}] ${label(m)}: ${error}`);
   }
-  const strict = strictFieldErrors(all.map((x) => x.m));
+  const strict = new Map<number, string[]>();
+  for (const { manifest, message } of strictFieldErrors(all.map((x) => x.m))) strict.set(manifest, [...(strict.get(manifest) ?? []), message]);
   for (const [i, messages] of strict) {
     const where = i >= 0 ? `[${all[i]!.set}] ${label(all[i]!.m)}` : '(checker)';
     for (const message of messages) problems.push(`${where}: ${message}`);

@@ -4,10 +4,10 @@
 // Run: npm run build && node scripts/run-tests.mjs integration k8s
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import ts from 'typescript';
 import { KubernetesRuntime, type KubernetesRuntimeOptions } from '../../apps/execution/src/runtime/kubernetes/kubernetes.runtime.js';
 import { buildRunObjects, dataSubPath, podNameFor, MANAGED_SELECTOR } from '../../apps/execution/src/runtime/kubernetes/pod-manifest.js';
 import { sinceTimeFor, timestampNanos } from '../../apps/execution/src/runtime/kubernetes/log-follower.js';
+import { schemaErrors, strictFieldErrors } from '../harness/kubernetes-schema.js';
 import { KubeEmulator } from './emulator.js';
 import { collector, kubeConfigFor, launchSpec, NAMESPACE, RESOURCES, startRun, within, type RunResult } from './helpers.js';
 
@@ -282,11 +282,8 @@ describe('Pod manifest', () => {
     for (const env of [{}, { TOKEN: 'x' }] as Record<string, string>[]) {
       const objects = buildRunObjects({ ...spec, env }, options);
       const manifests = [objects.pod, objects.payload.body] as Record<string, any>[];
-      for (const m of manifests) {
-        const mod = (await import(`kubernetes-models/${m.apiVersion}/${m.kind}`)) as Record<string, new (d: unknown) => { validate(): void }>;
-        assert.doesNotThrow(() => new mod[m.kind]!(structuredClone(m)).validate(), `${m.kind} schema`);
-      }
-      assert.deepEqual(strictFieldErrors(manifests), []);
+      for (const m of manifests) assert.equal(await schemaErrors(m), undefined, `${m.kind} schema`);
+      assert.deepEqual(strictFieldErrors(manifests).map((e) => e.message), []);
     }
   });
 
@@ -337,27 +334,3 @@ async function waitUntil(check: () => boolean, timeoutMs = 5000) {
   }
 }
 
-/** Unknown fields: each manifest type-checked as an object literal of kubernetes-models' interface (as test/deploy does). */
-function strictFieldErrors(manifests: Record<string, any>[]): string[] {
-  const file = `${process.cwd()}/__k8s_pod_strict_check__.ts`;
-  const source = [
-    ...manifests.map((m, i) => `import type { I${m.kind} as T${i} } from "kubernetes-models/${m.apiVersion}/${m.kind}";`),
-    ...manifests.map((m, i) => `export const m${i}: T${i} = ${JSON.stringify(m)};`),
-  ].join('\n');
-  const options: ts.CompilerOptions = {
-    strict: true,
-    noEmit: true,
-    module: ts.ModuleKind.ESNext,
-    moduleResolution: ts.ModuleResolutionKind.Bundler,
-    target: ts.ScriptTarget.ES2022,
-    skipLibCheck: true,
-    types: [],
-  };
-  const host = ts.createCompilerHost(options);
-  const getSourceFile = host.getSourceFile.bind(host);
-  const fileExists = host.fileExists.bind(host);
-  host.getSourceFile = (name, lang, ...rest) => (name === file ? ts.createSourceFile(name, source, lang) : getSourceFile(name, lang, ...rest));
-  host.fileExists = (name) => name === file || fileExists(name);
-  const program = ts.createProgram([file], options, host);
-  return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, ' '));
-}

@@ -1,114 +1,31 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import type { INestApplication } from '@nestjs/common';
-import jwt from 'jsonwebtoken';
-import type { DataSource } from 'typeorm';
-import { TOKEN_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER } from '#common/auth.js';
-import { InProcessEventBus } from '#common/bus.js';
-import { loadConfig } from '#common/config.js';
-import { openDatabase, startEmbeddedPostgres, type EmbeddedPostgres } from '#common/database.js';
-import { PROJECT_ROOT, PROTO_ROOT } from '#common/paths.js';
-import { startServiceApp } from '#common/service-app.js';
 import type { Level } from '#contracts/levels.js';
 import type { Group, Script } from '#contracts/generated/scriptorium/catalog/v1/catalog.js';
-import { catalogApp } from './catalog.app.js';
-import { CatalogConfig } from './catalog.config.js';
+import { startCatalogUnderTest, unary, type CatalogClient, type CatalogUnderTest } from './testing/catalog-under-test.js';
 
 /** End to end: the real service on an embedded PostgreSQL, called over gRPC with signed tokens. */
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const LOADER = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true, arrays: true, includeDirs: [PROTO_ROOT] };
-type Unary = (request: object, metadata: grpc.Metadata, callback: (error: grpc.ServiceError | null, response: unknown) => void) => void;
-
 describe('catalog service over gRPC', { timeout: 30_000 }, () => {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const kid = 'test-key';
+  let catalog: CatalogUnderTest | undefined;
   let root: string;
-  let pg: EmbeddedPostgres;
-  let dataSource: DataSource;
-  let nest: INestApplication;
-  let authServer: grpc.Server;
-  let client: grpc.Client & Record<string, Unary>;
+  let client: CatalogClient;
 
-  const token = (level: Level, lang = 'en') =>
-    jwt.sign({ username: level, level, lang, theme: 'light', typ: 'access' }, privateKey.export({ type: 'pkcs8', format: 'pem' }), {
-      algorithm: TOKEN_ALGORITHM,
-      keyid: kid,
-      issuer: TOKEN_ISSUER,
-      audience: TOKEN_AUDIENCE,
-      subject: randomUUID(),
-      expiresIn: 300,
-    });
+  const token = (level: Level, lang = 'en') => catalog!.token({ username: level, level, lang, subject: randomUUID() });
 
-  const call = <T>(method: string, request: object, level: Level, lang?: string): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const metadata = new grpc.Metadata();
-      metadata.set('authorization', `Bearer ${token(level, lang)}`);
-      client[method](request, metadata, (error, response) => (error ? reject(error) : resolve(response as T)));
-    });
+  const call = <T>(method: string, request: object, level: Level, lang?: string): Promise<T> => unary<T>(client, method, request, token(level, lang));
 
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'catalog-e2e-'));
-    await cp(join(PROJECT_ROOT, 'script_groups'), join(root, 'script_groups'), { recursive: true });
-
-    // The auth service's one call the catalog makes: its verification keys.
-    const authProto = grpc.loadPackageDefinition(protoLoader.loadSync(join(PROTO_ROOT, 'scriptorium/auth/v1/auth.proto'), LOADER)) as any;
-    authServer = new grpc.Server();
-    authServer.addService(authProto.scriptorium.auth.v1.AuthService.service, {
-      getVerificationKeys: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
-        callback(null, { keys: [{ kid, algorithm: 'RS256', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) }] }),
-    });
-    const authPort = await new Promise<number>((resolve, reject) =>
-      authServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
-    );
-
-    pg = await startEmbeddedPostgres(join(root, 'pg'));
-    const grpcPort = await freePort();
-    const config = loadConfig(
-      CatalogConfig,
-      {
-        DATABASE_URL: pg.url,
-        NATS_URL: 'inproc://',
-        GRPC_LISTEN: `127.0.0.1:${grpcPort}`,
-        HTTP_PORT: '0',
-        DATABASE_POOL_SIZE: '1',
-        AUTH_GRPC_URL: `127.0.0.1:${authPort}`,
-        SCRIPT_GROUPS_DIR: join(root, 'script_groups'),
-        CATALOG_RESCAN_SECONDS: '0',
-      },
-      catalogApp.required,
-    );
-    dataSource = await openDatabase(config.DATABASE_URL, 1, [catalogApp.schema]);
-    nest = await startServiceApp(catalogApp, { config, dataSource, bus: new InProcessEventBus() });
-
-    const catalogProto = grpc.loadPackageDefinition(protoLoader.loadSync(join(PROTO_ROOT, 'scriptorium/catalog/v1/catalog.proto'), LOADER)) as any;
-    client = new catalogProto.scriptorium.catalog.v1.CatalogService(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+    catalog = await startCatalogUnderTest('catalog-e2e-');
+    ({ root, client } = catalog);
   });
 
   after(async () => {
-    client?.close();
-    await nest?.close();
-    if (dataSource?.isInitialized) await dataSource.destroy();
-    await pg?.stop();
-    authServer?.forceShutdown();
-    await rm(root, { recursive: true, force: true });
+    await catalog?.close();
   });
 
   it('rejects a call without a token', async () => {

@@ -31,24 +31,30 @@ export class CreateUserDto {
   language?: string;
 }
 
-export class ListUsersQuery {
-  @IsOptional()
-  @IsString()
-  @MaxLength(100, { message: 'search must be at most 100 characters' })
-  search?: string;
+/** The search and paging fields of a list query; `maxPageSize` bounds pageSize. */
+function SearchPageQuery(maxPageSize: number) {
+  class SearchPageQuery {
+    @IsOptional()
+    @IsString()
+    @MaxLength(100, { message: 'search must be at most 100 characters' })
+    search?: string;
 
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: 'pageSize must be a whole number' })
-  @Min(1, { message: 'pageSize must be at least 1' })
-  @Max(200, { message: 'pageSize must be at most 200' })
-  pageSize?: number;
+    @IsOptional()
+    @Type(() => Number)
+    @IsInt({ message: 'pageSize must be a whole number' })
+    @Min(1, { message: 'pageSize must be at least 1' })
+    @Max(maxPageSize, { message: `pageSize must be at most ${maxPageSize}` })
+    pageSize?: number;
 
-  @IsOptional()
-  @IsString()
-  @MaxLength(200, { message: 'pageToken must be at most 200 characters' })
-  pageToken?: string;
+    @IsOptional()
+    @IsString()
+    @MaxLength(200, { message: 'pageToken must be at most 200 characters' })
+    pageToken?: string;
+  }
+  return SearchPageQuery;
 }
+
+export class ListUsersQuery extends SearchPageQuery(200) {}
 
 export class UpdateUserDto {
   @IsOptional()
@@ -81,7 +87,7 @@ export class UserTokensQuery {
   includeInactive?: boolean;
 }
 
-export class AuditQuery {
+export class AuditQuery extends SearchPageQuery(500) {
   @IsOptional()
   @IsString()
   @Matches(/^[a-z0-9_.-]{1,100}$/, { message: 'action must be an action name like "user.created", or a prefix ending with "." like "user."' })
@@ -108,21 +114,4 @@ export class AuditQuery {
   @IsOptional()
   @IsISO8601({ strict: true }, { message: 'until must be an ISO 8601 date-time, e.g. 2025-01-31T12:00:00Z' })
   until?: string;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(100, { message: 'search must be at most 100 characters' })
-  search?: string;
-
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: 'pageSize must be a whole number' })
-  @Min(1, { message: 'pageSize must be at least 1' })
-  @Max(500, { message: 'pageSize must be at most 500' })
-  pageSize?: number;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(200, { message: 'pageToken must be at most 200 characters' })
-  pageToken?: string;
 }
