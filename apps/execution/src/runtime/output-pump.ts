@@ -21,6 +21,7 @@ export class OutputPump {
   private readonly partial = { stdout: '', stderr: '' };
   private batch: OutputLine[] = [];
   private flushScheduled = false;
+  private now = new Date().toISOString();
 
   constructor(
     private readonly sink: OutputSink,
@@ -30,6 +31,8 @@ export class OutputPump {
   }
 
   write(stream: 'stdout' | 'stderr', chunk: string) {
+    // Every line of one read arrived at the same moment: one timestamp serves them all.
+    this.now = new Date().toISOString();
     const text = this.partial[stream] + chunk;
     const parts = text.split('\n');
     this.partial[stream] = parts.pop() ?? '';
@@ -42,11 +45,13 @@ export class OutputPump {
 
   /** A line the platform itself adds to the log (e.g. why a run was stopped). */
   system(text: string) {
+    this.now = new Date().toISOString();
     this.push('system', text);
   }
 
   /** Flushes partial lines and the pending batch: call once the process has exited. */
   end() {
+    this.now = new Date().toISOString();
     for (const stream of ['stdout', 'stderr'] as const) {
       if (this.partial[stream]) this.line(stream, this.partial[stream]);
       this.partial[stream] = '';
@@ -71,7 +76,7 @@ export class OutputPump {
   }
 
   private push(stream: OutputLine['stream'], text: string) {
-    this.batch.push({ sequence: ++this.sequence, stream, text, timestamp: new Date().toISOString() });
+    this.batch.push({ sequence: ++this.sequence, stream, text, timestamp: this.now });
     if (this.batch.length >= MAX_BATCH) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
