@@ -1,19 +1,76 @@
 import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Observable, Subject } from 'rxjs';
-import type { OutputProducedEvent } from '#contracts/events.js';
+import type { OutputLine, OutputProducedEvent } from '#contracts/events.js';
 import { Subjects } from '#contracts/subjects.js';
 import { EventBus } from '#common/bus.js';
 
-/** Output batches as they are produced (before they are stored), per execution, for the tails this replica serves. */
+/** Lines kept in memory per run, and for all runs together: enough to serve a tail that joins mid-flood. */
+const RECENT_PER_RUN = 50_000;
+const RECENT_TOTAL = 200_000;
+/** A finished run's lines stay this long, for clients that reconnect right after the end. */
+const KEEP_FINISHED_MS = 30_000;
+
+interface RecentLines {
+  lines: OutputLine[];
+  finishedAt?: number;
+}
+
+/**
+ * Output batches as they are produced (before they are stored), per execution, for
+ * the tails this replica serves, plus the most recent lines of each run in memory
+ * (bounded per run and in total), so a tail that joins while lines are still on
+ * their way to the store reads them from here instead of waiting.
+ */
 @Injectable()
 export class LiveTails implements OnModuleInit, OnModuleDestroy {
   private readonly subjects = new Map<string, { subject: Subject<OutputProducedEvent>; listeners: number }>();
+  private readonly recent = new Map<string, RecentLines>();
+  private recentTotal = 0;
   private unsubscribe?: () => void;
 
   constructor(private readonly bus: EventBus) {}
 
   onModuleInit() {
-    this.unsubscribe = this.bus.subscribe(Subjects.outputProduced, (e) => this.subjects.get(e.executionId)?.subject.next(e));
+    this.unsubscribe = this.bus.subscribe(Subjects.outputProduced, (e) => {
+      this.remember(e);
+      this.subjects.get(e.executionId)?.subject.next(e);
+    });
+  }
+
+  /** Lines in (after, upTo] from memory, or undefined when memory no longer starts right after `after`. */
+  recentLines(executionId: string, after: number, upTo: number): OutputLine[] | undefined {
+    const lines = this.recent.get(executionId)?.lines;
+    if (!lines?.length || lines[0].sequence > after + 1) return undefined;
+    return lines.filter((l) => l.sequence > after && l.sequence <= upTo);
+  }
+
+  private remember(event: OutputProducedEvent) {
+    let entry = this.recent.get(event.executionId);
+    if (!entry) this.recent.set(event.executionId, (entry = { lines: [] }));
+    const last = entry.lines.at(-1)?.sequence ?? 0;
+    const fresh = event.lines.filter((l) => l.sequence > last);
+    entry.lines.push(...fresh);
+    this.recentTotal += fresh.length;
+    if (entry.lines.length > RECENT_PER_RUN) this.recentTotal -= entry.lines.splice(0, entry.lines.length - RECENT_PER_RUN).length;
+    if (event.final) entry.finishedAt = Date.now();
+    this.evict();
+  }
+
+  /** Drops finished runs after a while, then the oldest runs while over the total bound. */
+  private evict() {
+    const now = Date.now();
+    for (const [id, entry] of this.recent) {
+      if (entry.finishedAt && now - entry.finishedAt > KEEP_FINISHED_MS) this.forget(id, entry);
+    }
+    for (const [id, entry] of this.recent) {
+      if (this.recentTotal <= RECENT_TOTAL) break;
+      this.forget(id, entry);
+    }
+  }
+
+  private forget(id: string, entry: RecentLines) {
+    this.recentTotal -= entry.lines.length;
+    this.recent.delete(id);
   }
 
   onModuleDestroy() {

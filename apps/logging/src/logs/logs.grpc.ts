@@ -72,8 +72,10 @@ export class LogsGrpcController implements LoggingServiceController {
           if (lines.length === 0 || lastSent >= upTo) return;
         }
       };
-      // Lines produced before the subscription may still be on their way to the store.
+      // Lines produced before the subscription may still be on their way to the store: memory first, then the store.
       const fillGap = async (upTo: number) => {
+        const remembered = this.live.recentLines(executionId, lastSent, upTo);
+        if (remembered) send(remembered, false);
         const deadline = Date.now() + GAP_WAIT_MS;
         while (lastSent < upTo && Date.now() < deadline) {
           await replayUpTo(upTo);
