@@ -80,7 +80,8 @@ describe('execution service', { concurrency: false }, () => {
   test('cancel stops a running script gracefully; a queued one never starts', async () => {
     const running = await api.run('testing/sleeper.py', { seconds: 30 });
     const queued = await api.run('testing/sleeper.py', { seconds: 30 });
-    await waitFor(async () => (await api.get(`/api/v1/executions/${running.id}`)).body.state === 'running', 5000, 'the run to start');
+    // Cancel once the script has installed its SIGTERM handler (it prints its first tick after that).
+    await waitFor(async () => /tick 1/.test((await api.get(`/api/v1/executions/${running.id}/log?format=text`)).body), 10_000, 'the run to print');
     const cancelledQueued = await api.post(`/api/v1/executions/${queued.id}/cancel`);
     assert.equal(cancelledQueued.body.state, 'cancelled');
     assert.equal((await api.post(`/api/v1/executions/${running.id}/cancel`)).status, 202);

@@ -53,11 +53,12 @@ export class RunsGrpcController implements ExecutionServiceController {
   constructor(private readonly runs: RunsService) {}
 
   async runScript(request: RunScriptRequest, metadata?: Metadata): Promise<Execution> {
-    return this.withQueuePosition(await this.runs.submit(callerOf(metadata), request));
+    // Answered at once: its queue position is for GetExecution (the dispatcher is already claiming it).
+    return toExecutionMessage(await this.runs.submit(callerOf(metadata), request));
   }
 
   async rerunExecution(request: RerunExecutionRequest, metadata?: Metadata): Promise<Execution> {
-    return this.withQueuePosition(await this.runs.rerun(callerOf(metadata), request.executionId, request.idempotencyKey, request.parametersJson));
+    return toExecutionMessage(await this.runs.rerun(callerOf(metadata), request.executionId, request.idempotencyKey, request.parametersJson));
   }
 
   async getExecution(request: GetExecutionRequest, metadata?: Metadata): Promise<Execution> {
@@ -69,9 +70,6 @@ export class RunsGrpcController implements ExecutionServiceController {
     return this.runs.watchAll(callerOf(metadata), request.allUsers).pipe(map((run) => toExecutionMessage(run)));
   }
 
-  private async withQueuePosition(run: ExecutionRecord): Promise<Execution> {
-    return toExecutionMessage(run, await this.runs.queuePosition(run));
-  }
 
   async listExecutions(request: ListExecutionsRequest, metadata?: Metadata): Promise<ListExecutionsResponse> {
     const page = await this.runs.list(callerOf(metadata), request);
