@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Api } from '../test/harness/api.js';
 import { waitFor } from '../test/harness/net.js';
 import { login, startAllInOneProcess } from '../test/harness/stack.js';
@@ -19,19 +16,7 @@ const TERMINAL = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'lost
 export async function runKubernetesBench(runs = 50) {
   const emulator = new KubeEmulator();
   await emulator.start();
-  const dir = mkdtempSync(join(tmpdir(), 'bench-kubeconfig-'));
-  const kubeconfig = join(dir, 'config');
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'emulator', cluster: { server: emulator.url, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'bench', user: { token: 'not-checked' } }],
-      contexts: [{ name: 'emulator', context: { cluster: 'emulator', user: 'bench', namespace: NAMESPACE } }],
-      'current-context': 'emulator',
-    }),
-  );
+  const kubeconfig = emulator.writeKubeconfig(NAMESPACE);
   const stack = await startAllInOneProcess({
     SCRIPT_GROUPS_DIR: BENCH_GROUPS,
     LOG_LEVEL: 'warn',
@@ -85,6 +70,5 @@ export async function runKubernetesBench(runs = 50) {
   } finally {
     await stack.stop();
     await emulator.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 }

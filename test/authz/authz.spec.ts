@@ -352,6 +352,17 @@ async function sessionCredential(sessionId: string): Promise<string> {
 // ---------------------------------------------------------------------------------------
 
 /** A request's status and body; a request left unanswered for 10 s is status 0 (so a hang names its route). */
+/** The newest audit entry matching `query`, waiting for events that travel over the bus. */
+async function waitForAudit(token: string, query: string): Promise<any> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const items = (await http('GET', `/api/v1/audit?${query}`, token)).json?.items ?? [];
+    if (items.length) return items[0];
+    if (Date.now() > deadline) throw new Error(`no audit entry for ${query}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function http(method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}) {
   let res: Response;
   let text: string;
@@ -880,6 +891,11 @@ describe('authorization matrix and hostile input', { timeout: 120_000 }, () => {
     assert.equal(levelChange.actorId, f.ids.admin);
     assert.deepEqual(levelChange.details.level, { from: 'viewer', to: 'developer' });
     assert.equal(levelChange.ip, '127.0.0.1');
+    const edit = await http('PATCH', '/api/v1/scripts/getting_started/greet.py/metadata', f.tokens.developer, { category: 'audited' });
+    assert.equal(edit.status, 200, edit.text);
+    const edited = await waitForAudit(admin, 'action=script.metadata_edit&targetId=getting_started/greet.py');
+    assert.equal(edited.actorId, f.ids.developer);
+    assert.ok(edited.details.changedFields.includes('category'));
     const actions = new Set((await http('GET', '/api/v1/audit?pageSize=500', admin)).json.items.map((e: any) => `${e.action}:${e.outcome}`));
     for (const action of ['auth.login:success', 'user.created:success', 'user.deleted:success', 'user.deactivated:success', 'user.activated:success', 'user.password_reset:success', 'api_token.created:success', 'api_token.revoked:success', 'user.listed:failure', 'user.email_changed:success']) {
       assert.ok(actions.has(action), `audit trail lacks ${action}`);

@@ -142,6 +142,23 @@ export class KubeEmulator {
     return this.url;
   }
 
+  /** Writes a kubeconfig that points at this emulator (for processes that load KUBECONFIG); returns its path. */
+  writeKubeconfig(namespace: string): string {
+    const path = join(this.root, 'kubeconfig');
+    writeFileSync(
+      path,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'emulator', cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'emulated', user: { token: 'not-checked' } }],
+        contexts: [{ name: 'emulator', context: { cluster: 'emulator', user: 'emulated', namespace } }],
+        'current-context': 'emulator',
+      }),
+    );
+    return path;
+  }
+
   async stop() {
     for (const w of this.watchers) w.res.end();
     this.watchers.clear();

@@ -5,9 +5,7 @@
 //
 // Run: npm run build && node scripts/run-tests.mjs integration k8s/reattach
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DataSource } from 'typeorm';
 import { podNameFor } from '../../apps/execution/src/runtime/kubernetes/pod-manifest.js';
@@ -26,24 +24,11 @@ describe('kubernetes runtime: re-attach after the execution service restarts', {
   let stack: RunningStack & { postgres: TestPostgres };
   let api: Api;
   let db: DataSource;
-  let dir: string;
 
   before(async () => {
     emulator = new KubeEmulator();
     await emulator.start();
-    dir = mkdtempSync(join(tmpdir(), 'reattach-kubeconfig-'));
-    const kubeconfig = join(dir, 'config');
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'emulator', cluster: { server: emulator.url, 'insecure-skip-tls-verify': true } }],
-        users: [{ name: 'tester', user: { token: 'not-checked' } }],
-        contexts: [{ name: 'emulator', context: { cluster: 'emulator', user: 'tester', namespace: NAMESPACE } }],
-        'current-context': 'emulator',
-      }),
-    );
+    const kubeconfig = emulator.writeKubeconfig(NAMESPACE);
     stack = await startDistributed({
       SCRIPT_GROUPS_DIR: FIXTURES,
       EXECUTION_RUNTIME: 'kubernetes',
@@ -62,7 +47,6 @@ describe('kubernetes runtime: re-attach after the execution service restarts', {
     await db?.destroy();
     await stack?.stop();
     await emulator?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const finished = (id: string, timeoutMs = 30_000) =>

@@ -104,6 +104,17 @@ export class MetadataService implements OnModuleInit, OnModuleDestroy {
       if (version !== undefined) {
         this.index.setOverrides([{ scriptId, overrides: next.overrides, version }]);
         this.bus.publish(Subjects.catalogChanged, { added: [], changed: [scriptId], removed: [] });
+        // Every metadata change lands in auth's audit trail: who, what, which fields, which version.
+        this.bus.publish(Subjects.auditActionPerformed, {
+          service: 'catalog',
+          action: `script.metadata_${next.action}`,
+          outcome: 'success',
+          actorId: caller.userId,
+          actorUsername: caller.username,
+          targetType: 'script',
+          targetId: scriptId,
+          details: { version, changedFields: next.changed, ...(next.revertedTo === undefined ? {} : { revertedTo: next.revertedTo }), ...(comment ? { comment } : {}) },
+        });
         return;
       }
       if (expectedVersion > 0) break;
