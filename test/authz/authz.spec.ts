@@ -891,13 +891,19 @@ describe('authorization matrix and hostile input', { timeout: 120_000 }, () => {
     assert.equal(levelChange.actorId, f.ids.admin);
     assert.deepEqual(levelChange.details.level, { from: 'viewer', to: 'developer' });
     assert.equal(levelChange.ip, '127.0.0.1');
+    const signedIn = await http('POST', '/api/v1/auth/login', undefined, { username: 'az-viewer', password: PASSWORD });
+    assert.equal(signedIn.status, 200, signedIn.text);
+    const logout = await http('POST', '/api/v1/auth/logout', signedIn.json.accessToken, { refreshToken: signedIn.json.refreshToken });
+    assert.equal(logout.status, 204, logout.text);
+    const loggedOut = await waitForAudit(admin, `action=auth.logout&targetId=${f.ids.viewer}`);
+    assert.equal(loggedOut.actorUsername, 'az-viewer');
     const edit = await http('PATCH', '/api/v1/scripts/getting_started/greet.py/metadata', f.tokens.developer, { category: 'audited' });
     assert.equal(edit.status, 200, edit.text);
     const edited = await waitForAudit(admin, 'action=script.metadata_edit&targetId=getting_started/greet.py');
     assert.equal(edited.actorId, f.ids.developer);
     assert.ok(edited.details.changedFields.includes('category'));
     const actions = new Set((await http('GET', '/api/v1/audit?pageSize=500', admin)).json.items.map((e: any) => `${e.action}:${e.outcome}`));
-    for (const action of ['auth.login:success', 'user.created:success', 'user.deleted:success', 'user.deactivated:success', 'user.activated:success', 'user.password_reset:success', 'api_token.created:success', 'api_token.revoked:success', 'user.listed:failure', 'user.email_changed:success']) {
+    for (const action of ['auth.login:success', 'auth.logout:success', 'user.created:success', 'user.deleted:success', 'user.deactivated:success', 'user.activated:success', 'user.password_reset:success', 'api_token.created:success', 'api_token.revoked:success', 'user.listed:failure', 'user.email_changed:success']) {
       assert.ok(actions.has(action), `audit trail lacks ${action}`);
     }
     const tokenEvents = await http('GET', '/api/v1/audit?action=api_token.', admin);

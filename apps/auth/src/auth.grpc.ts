@@ -164,8 +164,13 @@ export class AuthGrpcController implements AuthServiceController {
 
   /** Public: the access token may already have expired when the user signs out. */
   @Public()
-  async logout(request: LogoutRequest): Promise<LogoutResponse> {
-    await this.sessions.logout(request.refreshToken);
+  async logout(request: LogoutRequest, metadata?: Metadata, call?: ServerUnaryCall<unknown, unknown>): Promise<LogoutResponse> {
+    const userId = await this.sessions.logout(request.refreshToken);
+    if (userId) {
+      const user = await this.users.get(userId).catch(() => undefined);
+      const who = { actorId: userId, actorUsername: user?.username ?? '', targetType: 'user', targetId: userId, targetName: user?.username ?? '' };
+      await this.audit.record({ action: 'auth.logout', ip: clientAddressOf(metadata, call), ...who });
+    }
     return {};
   }
 

@@ -103,9 +103,12 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Signs out the session (token family) of the presented refresh token. Unknown tokens are ignored. */
-  async logout(refreshToken: string): Promise<void> {
+  /** Revokes the login the refresh token belongs to; returns its user id (undefined for an unknown token). */
+  async logout(refreshToken: string): Promise<string | undefined> {
     const found = await this.tokens.lookup(refreshToken);
-    if (found.kind !== 'unknown') await this.tokens.revokeFamily(found.token.familyId);
+    if (found.kind === 'unknown') return undefined;
+    await this.tokens.revokeFamily(found.token.familyId);
+    return found.token.userId;
   }
 
   private async reuseDetected(familyId: string, userId: string) {
