@@ -101,6 +101,8 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
   private readonly orphanTimers = new Map<string, NodeJS.Timeout>();
   /** Pods a caller is about to re-attach: the orphan collector leaves them alone. */
   private readonly expected = new Set<string>();
+  /** Pods a delete was sent for (with its grace period), until the watch reports them gone. */
+  private readonly deleting = new Map<string, number>();
   private readonly log = rootLogger().child({ service: 'execution', component: 'KubernetesRuntime' });
   private readonly pending = new Set<Promise<unknown>>();
 
@@ -280,6 +282,10 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
 
   /** @internal Deletes a pod; true when it existed. */
   deletePod(name: string, gracePeriodSeconds: number): Promise<boolean> {
+    // A pod's end is seen by its run and by the watch: one delete is enough, unless this one is more urgent.
+    const sent = this.deleting.get(name);
+    if (sent !== undefined && sent <= gracePeriodSeconds) return Promise.resolve(true);
+    this.deleting.set(name, gracePeriodSeconds);
     const call = this.sendDelete(name, gracePeriodSeconds);
     this.pending.add(call);
     void call.finally(() => this.pending.delete(call));
@@ -291,6 +297,7 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
       await this.core.deleteNamespacedPod({ name, namespace: this.options.namespace, gracePeriodSeconds });
       return true;
     } catch (error) {
+      this.deleting.delete(name);
       if ((error as { code?: number }).code === 404) return false;
       this.log.warn({ err: error, pod: name }, 'could not delete a script pod');
       return false;
@@ -329,8 +336,11 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
   private considerOrphan(event: PodEvent, pod: V1Pod) {
     const name = pod.metadata?.name;
     if (!name) return;
-    if (event === 'DELETED') return this.cancelOrphanTimer(name);
-    if (this.tracked.has(name) || this.expected.has(name) || this.orphanTimers.has(name) || !isFinished(pod) || pod.metadata?.deletionTimestamp) return;
+    if (event === 'DELETED') {
+      this.deleting.delete(name);
+      return this.cancelOrphanTimer(name);
+    }
+    if (this.tracked.has(name) || this.expected.has(name) || this.orphanTimers.has(name) || this.deleting.has(name) || !isFinished(pod) || pod.metadata?.deletionTimestamp) return;
     this.scheduleDeletion(name, finishedAt(pod));
   }
 }
