@@ -174,6 +174,7 @@ const HTTP: Record<string, HttpRow> = {
   'POST /api/v1/users/{id}/activate': { request: (_, f) => ({ path: `/api/v1/users/${f.victims.patch}/activate` }), expect: adminOnly(200) },
   'DELETE /api/v1/users/{id}': { request: (_, f) => ({ path: `/api/v1/users/${f.victims.delete}` }), expect: adminOnly(204) },
   'POST /api/v1/users/{id}/password': { request: (_, f) => ({ path: `/api/v1/users/${f.victims.patch}/password`, body: { newPassword: 'reset password 123' } }), expect: adminOnly(204) },
+  'POST /api/v1/users/{id}/unlock': { request: (_, f) => ({ path: `/api/v1/users/${f.victims.patch}/unlock` }), expect: adminOnly(200) },
   // The tokens of `operator`: admins, and operator themselves (the same as /me/tokens).
   'GET /api/v1/users/{id}/tokens': { request: (_, f) => ({ path: `/api/v1/users/${f.ids.operator}/tokens` }), expect: row(401, 403, 200, 403, 403, 200) },
   'DELETE /api/v1/users/{id}/tokens/{tokenId}': { request: (_, f) => ({ path: `/api/v1/users/${f.ids.operator}/tokens/${f.operatorTokenIds[1]}` }), expect: row(401, 403, 204, 403, 403, 204), sequential: true },
@@ -260,6 +261,7 @@ const GRPC: Record<string, GrpcRow> = {
   'scriptorium.auth.v1.AuthService/ListUsers': { request: () => ({}), expect: gAdminOnly },
   'scriptorium.auth.v1.AuthService/UpdateUser': { request: (_, f) => ({ id: f.victims.patch, email: 'grpc@example.com' }), expect: gAdminOnly },
   'scriptorium.auth.v1.AuthService/ResetPassword': { request: (_, f) => ({ userId: f.victims.patch, newPassword: 'reset password 456' }), expect: gAdminOnly },
+  'scriptorium.auth.v1.AuthService/UnlockUser': { request: (_, f) => ({ id: f.victims.patch }), expect: gAdminOnly },
   'scriptorium.auth.v1.AuthService/DeleteUser': { request: (_, f) => ({ id: f.victims.grpcDelete }), expect: gAdminOnly },
   'scriptorium.auth.v1.AuthService/CreateApiToken': { request: (who) => ({ name: `grpc ${who}`, level: 'viewer', expiresInDays: 1 }), expect: gSignedIn() },
   'scriptorium.auth.v1.AuthService/ListApiTokens': { request: () => ({}), expect: gSignedIn() },

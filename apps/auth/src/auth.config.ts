@@ -32,4 +32,53 @@ export class AuthConfig extends ServiceConfig {
   @MinLength(10, { message: 'BOOTSTRAP_ADMIN_PASSWORD must be at least 10 characters long' })
   @MaxLength(1024, { message: 'BOOTSTRAP_ADMIN_PASSWORD must be at most 1024 characters long' })
   BOOTSTRAP_ADMIN_PASSWORD?: string;
+
+  /*
+   * Login throttling per client address (in memory, per auth replica; see LoginThrottle).
+   * Failures beyond LOGIN_THROTTLE_FREE_FAILURES within the window are each answered
+   * LOGIN_THROTTLE_DELAY_STEP_MS × (extra failures) later (at most LOGIN_THROTTLE_MAX_DELAY_MS);
+   * LOGIN_THROTTLE_LOCKOUT_FAILURES within the window lock the address out.
+   */
+  @Type(() => Number)
+  @IsInt({ message: 'LOGIN_THROTTLE_WINDOW_SECONDS must be an integer number of seconds' })
+  @Min(1, { message: 'LOGIN_THROTTLE_WINDOW_SECONDS must be at least 1' })
+  @Max(86_400, { message: 'LOGIN_THROTTLE_WINDOW_SECONDS must be at most 86400 (one day)' })
+  LOGIN_THROTTLE_WINDOW_SECONDS = 15 * 60;
+
+  @Type(() => Number)
+  @IsInt({ message: 'LOGIN_THROTTLE_FREE_FAILURES must be a whole number' })
+  @Min(0, { message: 'LOGIN_THROTTLE_FREE_FAILURES must be at least 0' })
+  @Max(1000, { message: 'LOGIN_THROTTLE_FREE_FAILURES must be at most 1000' })
+  LOGIN_THROTTLE_FREE_FAILURES = 5;
+
+  @Type(() => Number)
+  @IsInt({ message: 'LOGIN_THROTTLE_DELAY_STEP_MS must be an integer number of milliseconds' })
+  @Min(0, { message: 'LOGIN_THROTTLE_DELAY_STEP_MS must be at least 0' })
+  @Max(10_000, { message: 'LOGIN_THROTTLE_DELAY_STEP_MS must be at most 10000' })
+  LOGIN_THROTTLE_DELAY_STEP_MS = 200;
+
+  @Type(() => Number)
+  @IsInt({ message: 'LOGIN_THROTTLE_MAX_DELAY_MS must be an integer number of milliseconds' })
+  @Min(0, { message: 'LOGIN_THROTTLE_MAX_DELAY_MS must be at least 0' })
+  @Max(30_000, { message: 'LOGIN_THROTTLE_MAX_DELAY_MS must be at most 30000' })
+  LOGIN_THROTTLE_MAX_DELAY_MS = 3000;
+
+  @Type(() => Number)
+  @IsInt({ message: 'LOGIN_THROTTLE_LOCKOUT_FAILURES must be a whole number' })
+  @Min(1, { message: 'LOGIN_THROTTLE_LOCKOUT_FAILURES must be at least 1' })
+  @Max(10_000, { message: 'LOGIN_THROTTLE_LOCKOUT_FAILURES must be at most 10000' })
+  LOGIN_THROTTLE_LOCKOUT_FAILURES = 20;
+
+  @Type(() => Number)
+  @IsInt({ message: 'LOGIN_THROTTLE_LOCKOUT_SECONDS must be an integer number of seconds' })
+  @Min(1, { message: 'LOGIN_THROTTLE_LOCKOUT_SECONDS must be at least 1' })
+  @Max(86_400, { message: 'LOGIN_THROTTLE_LOCKOUT_SECONDS must be at most 86400 (one day)' })
+  LOGIN_THROTTLE_LOCKOUT_SECONDS = 15 * 60;
+
+  /** Bound on the addresses the throttle remembers (least recently failed forgotten first). */
+  @Type(() => Number)
+  @IsInt({ message: 'LOGIN_THROTTLE_MAX_ADDRESSES must be a whole number' })
+  @Min(100, { message: 'LOGIN_THROTTLE_MAX_ADDRESSES must be at least 100' })
+  @Max(1_000_000, { message: 'LOGIN_THROTTLE_MAX_ADDRESSES must be at most 1000000' })
+  LOGIN_THROTTLE_MAX_ADDRESSES = 10_000;
 }

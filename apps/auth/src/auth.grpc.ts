@@ -31,6 +31,8 @@ import {
   type RefreshRequest,
   type ResetPasswordRequest,
   type ResetPasswordResponse,
+  type UnlockUserRequest,
+  type UnlockUserResponse,
   type UpdatePreferencesRequest,
   type UpdateUserRequest,
   type User,
@@ -44,6 +46,7 @@ import { Subjects } from '#contracts/subjects.js';
 import { ApiTokensService, type ApiTokenRecord } from './api-tokens/api-tokens.service.js';
 import { AuditService, type AuditActor, type AuditEntry } from './audit/audit.service.js';
 import { KeyStore } from './keys/key-store.service.js';
+import { LoginThrottle } from './tokens/login-throttle.service.js';
 import { SessionsService, ACCOUNT_DEACTIVATED, type Session } from './tokens/sessions.service.js';
 import { TokensService } from './tokens/tokens.service.js';
 import { checkPasswordRules, verifyPassword } from './users/passwords.js';
@@ -130,14 +133,19 @@ export class AuthGrpcController implements AuthServiceController {
     private readonly apiTokens: ApiTokensService,
     private readonly audit: AuditService,
     private readonly bus: EventBus,
+    private readonly throttle: LoginThrottle,
   ) {}
 
   @Public()
   async login(request: LoginRequest, metadata?: Metadata, call?: ServerUnaryCall<unknown, unknown>): Promise<LoginResponse> {
     const ip = clientAddressOf(metadata, call);
     const attempted = String(request.username ?? '').slice(0, 100);
+    // A locked-out address is refused before any password check, and not audited each time
+    // (the lockout itself is): a flood of refused attempts costs neither hashing nor rows.
+    this.throttle.check(ip);
     try {
       const session = await this.sessions.login(request.username, request.password);
+      this.throttle.recordSuccess(ip, attempted);
       await this.audit.record({ action: 'auth.login', actorId: session.user.id, actorUsername: session.user.username, ip, targetType: 'user', targetId: session.user.id, targetName: session.user.username });
       return toLoginResponse(session);
     } catch (error) {
@@ -153,6 +161,23 @@ export class AuthGrpcController implements AuthServiceController {
         targetName: attempted,
         details: { reason: error instanceof DomainError ? error.message : 'internal error' },
       });
+      if (!(error instanceof DomainError)) throw error;
+      const outcome = this.throttle.recordFailure(ip, attempted);
+      if (outcome.lockedOut) {
+        await this.audit.record({
+          action: 'auth.address_locked',
+          outcome: 'failure',
+          actorUsername: attempted,
+          actorId: known?.id ?? '',
+          ip,
+          targetType: 'address',
+          targetId: ip,
+          targetName: ip,
+          details: { reason: outcome.lockedOut.message, lockoutSeconds: outcome.lockedOut.retryAfterSeconds },
+        });
+        throw outcome.lockedOut;
+      }
+      if (outcome.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, outcome.delayMs));
       throw error;
     }
   }
@@ -267,6 +292,13 @@ export class AuthGrpcController implements AuthServiceController {
     this.bus.publish(Subjects.userDeleted, { userId: user.id, deletedBy: caller.userId });
     await this.record(caller, metadata, call, { action: 'user.deleted', ...targetUser(user), details: { level: user.level, revokedApiTokens: revokedTokens } });
     return {};
+  }
+
+  async unlockUser(request: UnlockUserRequest, metadata?: Metadata, call?: ServerUnaryCall<unknown, unknown>): Promise<UnlockUserResponse> {
+    const caller = await this.admin(metadata, call, 'Unlocking a user', 'user.unlocked');
+    const { user, wasLocked, failedLoginCount } = await this.users.unlock(request.id);
+    await this.record(caller, metadata, call, { action: 'user.unlocked', ...targetUser(user), details: { wasLocked, failedLoginCount } });
+    return { user: toUserMessage(user), wasLocked };
   }
 
   async createApiToken(request: CreateApiTokenRequest, metadata?: Metadata, call?: ServerUnaryCall<unknown, unknown>): Promise<CreateApiTokenResponse> {

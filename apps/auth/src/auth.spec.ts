@@ -20,6 +20,7 @@ import { freePort } from '../../../test/harness/net.js';
 import { AuthConfig } from './auth.config.js';
 import { authApp, BootstrapAdminService } from './auth.app.js';
 import { KeyStoreVerificationKeySource } from './keys/key-store.service.js';
+import { LoginThrottle } from './tokens/login-throttle.service.js';
 
 process.env.LOG_LEVEL ??= 'warn';
 
@@ -62,6 +63,20 @@ function call<T>(client: Client, method: string, request: object, token?: string
   const metadata = new grpc.Metadata();
   if (token) metadata.set('authorization', `Bearer ${token}`);
   return new Promise((resolve, reject) => client[method](request, metadata, (err, res) => (err ? reject(err) : resolve(res as T))));
+}
+
+/** Login as if forwarded by the gateway for the client at `address`. */
+function loginFrom(client: Client, address: string, username: string, password: string): Promise<LoginResponse> {
+  const metadata = new grpc.Metadata();
+  metadata.set('x-forwarded-for', address);
+  return new Promise((resolve, reject) => client.login({ username, password }, metadata, (err, res) => (err ? reject(err) : resolve(res as LoginResponse))));
+}
+
+/** How long the promise took to settle, in ms. */
+async function timed(promise: Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await promise.catch(() => undefined);
+  return performance.now() - start;
 }
 
 async function rejects(promise: Promise<unknown>, code: grpc.status, message?: string | RegExp): Promise<grpc.ServiceError> {
@@ -165,6 +180,98 @@ describe('auth service', { timeout: 60_000 }, () => {
       const { users } = await call<{ users: User[] }>(auth.client, 'listUsers', { search: 'lars' }, adminToken);
       await call(auth.client, 'resetPassword', { userId: users[0].id, newPassword: 'lars password 2' }, adminToken);
       assert.equal((await login('lars', 'lars password 2')).user?.username, 'lars');
+    });
+
+    it('an admin unlocks a locked account (audited), keeping its password', async () => {
+      const user = await call<User>(auth.client, 'createUser', { username: 'lucy', password: 'lucy password 1' }, adminToken);
+      // From an address of its own, so the per-address throttle of other tests is not involved.
+      for (let i = 0; i < 4; i++) await rejects(loginFrom(auth.client, '10.9.0.1', 'lucy', 'wrong password!!'), grpc.status.UNAUTHENTICATED);
+      await rejects(loginFrom(auth.client, '10.9.0.1', 'lucy', 'wrong password!!'), grpc.status.RESOURCE_EXHAUSTED, /this account is locked/);
+      await rejects(loginFrom(auth.client, '10.9.0.2', 'lucy', 'lucy password 1'), grpc.status.RESOURCE_EXHAUSTED, /this account is locked/);
+      const viewer = await loginFrom(auth.client, '10.9.0.2', 'lars', 'lars password 2');
+      await rejects(call(auth.client, 'unlockUser', { id: user.id }, viewer.accessToken), grpc.status.PERMISSION_DENIED, /requires level admin/);
+      await rejects(call(auth.client, 'unlockUser', { id: user.id }), grpc.status.UNAUTHENTICATED);
+      await rejects(call(auth.client, 'unlockUser', { id: '00000000-0000-0000-0000-000000000000' }, adminToken), grpc.status.NOT_FOUND);
+      const unlocked = await call<{ user: User; wasLocked: boolean }>(auth.client, 'unlockUser', { id: user.id }, adminToken);
+      assert.deepEqual([unlocked.user.username, unlocked.wasLocked], ['lucy', true]);
+      const [row] = await auth.dataSource.query(`SELECT failed_login_count, locked_until FROM auth.users WHERE id = $1`, [user.id]);
+      assert.deepEqual([row.failed_login_count, row.locked_until], [0, null]);
+      assert.equal((await loginFrom(auth.client, '10.9.0.2', 'lucy', 'lucy password 1')).user?.id, user.id);
+      // Unlocking an account that is not locked is fine, and says so.
+      assert.equal((await call<{ wasLocked: boolean }>(auth.client, 'unlockUser', { id: user.id }, adminToken)).wasLocked, false);
+      const { events } = await call<{ events: { actorUsername: string; targetId: string; outcome: string; detailsJson: string }[] }>(
+        auth.client, 'listAuditEvents', { action: 'user.unlocked' }, adminToken,
+      );
+      const outcomes = events.map((e) => [e.outcome, e.actorUsername, e.targetId, JSON.parse(e.detailsJson).wasLocked ?? null]);
+      assert.deepEqual(outcomes, [['success', 'admin', user.id, false], ['success', 'admin', user.id, true], ['failure', 'lars', '', null]]);
+    });
+
+    describe('throttling per client address', () => {
+      let throttled: Started;
+      before(async () => {
+        // Low limits: 2 free failures, then 100 ms more per failure (at most 250 ms); the 5th locks out for 60 s.
+        throttled = await startAuth(pg.url, {
+          LOGIN_THROTTLE_FREE_FAILURES: '2', LOGIN_THROTTLE_DELAY_STEP_MS: '100', LOGIN_THROTTLE_MAX_DELAY_MS: '250',
+          LOGIN_THROTTLE_LOCKOUT_FAILURES: '5', LOGIN_THROTTLE_LOCKOUT_SECONDS: '60',
+        });
+      });
+      after(async () => {
+        await throttled?.stop();
+      });
+
+      it('slows down failures beyond the free ones, then locks the address out', async () => {
+        const fail = (address: string, name: string) =>
+          timed(rejects(loginFrom(throttled.client, address, name, 'wrong password!!'), grpc.status.UNAUTHENTICATED, 'Invalid username or password'));
+        // Unknown usernames: no account lock is involved, only the address counter.
+        // (Only lower bounds are asserted: an upper bound on a free failure would be timing-flaky.)
+        await fail('10.8.0.1', 'ghost1');
+        await fail('10.8.0.1', 'ghost2');
+        const third = await fail('10.8.0.1', 'ghost3');
+        const fourth = await fail('10.8.0.1', 'ghost4');
+        assert.ok(third >= 100, `third failure answered after ${third} ms`);
+        assert.ok(fourth >= 200, `fourth failure answered after ${fourth} ms`);
+        const fifth = await rejects(loginFrom(throttled.client, '10.8.0.1', 'ghost5', 'wrong password!!'), grpc.status.RESOURCE_EXHAUSTED, /from your address.*blocked for 1 more minute\. Try again after \d{4}-\d\d-\d\dT/);
+        assert.equal(Number(fifth.metadata.get('retry-after')[0]), 60);
+        // Locked out even with the right password; other addresses are not affected.
+        const locked = await rejects(loginFrom(throttled.client, '10.8.0.1', 'admin', adminPassword), grpc.status.RESOURCE_EXHAUSTED, /from your address/);
+        assert.ok(Number(locked.metadata.get('retry-after')[0]) <= 60);
+        assert.equal((await loginFrom(throttled.client, '10.8.0.2', 'admin', adminPassword)).user?.username, 'admin');
+        const { events } = await call<{ events: { ip: string }[] }>(auth.client, 'listAuditEvents', { action: 'auth.address_locked' }, adminToken);
+        assert.deepEqual(events.map((e) => e.ip), ['10.8.0.1']);
+      });
+
+      it('grows the delay up to its cap, expires old failures and stays bounded', () => {
+        const config = loadConfig(AuthConfig, {
+          DATABASE_URL: 'postgres://unused', NATS_URL: 'inproc://', LOGIN_THROTTLE_FREE_FAILURES: '2', LOGIN_THROTTLE_DELAY_STEP_MS: '100',
+          LOGIN_THROTTLE_MAX_DELAY_MS: '250', LOGIN_THROTTLE_LOCKOUT_FAILURES: '6', LOGIN_THROTTLE_WINDOW_SECONDS: '60', LOGIN_THROTTLE_MAX_ADDRESSES: '100',
+        });
+        const throttle = new LoginThrottle(config);
+        const t0 = Date.now();
+        assert.deepEqual([1, 2, 3, 4, 5].map((i) => throttle.recordFailure('a', `u${i}`, t0 + i).delayMs), [0, 0, 100, 200, 250]);
+        // A minute later the old failures no longer count.
+        assert.equal(throttle.recordFailure('a', 'u6', t0 + 61_000).delayMs, 0);
+        for (let i = 0; i < 5; i++) throttle.recordFailure('b', 'x', t0);
+        assert.ok(throttle.recordFailure('b', 'x', t0).lockedOut);
+        assert.throws(() => throttle.check('b', t0 + 1000), /from your address/);
+        throttle.check('b', t0 + 61 * 60_000); // the lockout (15 minutes by default) has ended
+        for (let i = 0; i < 500; i++) throttle.recordFailure(`10.0.${i >> 8}.${i & 255}`, 'x');
+        assert.equal(throttle.size, 100);
+        assert.throws(() => throttle.check('b', t0 + 1000), /from your address/, 'a locked-out address is evicted last');
+      });
+
+      it('a successful login does not forgive failures against other accounts', async () => {
+        const fail = (name: string) => timed(rejects(loginFrom(throttled.client, '10.8.0.3', name, 'wrong password!!'), grpc.status.UNAUTHENTICATED));
+        await fail('ghost1');
+        await fail('ghost2');
+        assert.ok((await loginFrom(throttled.client, '10.8.0.3', 'admin', adminPassword)).accessToken);
+        const third = await fail('ghost3');
+        assert.ok(third >= 100, `third failure answered after ${third} ms despite the success in between`);
+        // A success does forgive that same account's own failures (a mistyped password).
+        await fail('admin');
+        assert.ok((await loginFrom(throttled.client, '10.8.0.3', 'admin', adminPassword)).accessToken);
+        const afterForgiven = await fail('ghost4');
+        assert.ok(afterForgiven >= 200, `4th counted failure answered after ${afterForgiven} ms`);
+      });
     });
   });
 

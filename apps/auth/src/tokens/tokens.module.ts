@@ -2,12 +2,13 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { UsersModule } from '../users/users.module.js';
 import { RefreshTokenRecord } from './refresh-token.entity.js';
+import { LoginThrottle } from './login-throttle.service.js';
 import { SessionsService } from './sessions.service.js';
 import { TokensService } from './tokens.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([RefreshTokenRecord]), UsersModule],
-  providers: [TokensService, SessionsService],
-  exports: [TokensService, SessionsService],
+  providers: [TokensService, SessionsService, LoginThrottle],
+  exports: [TokensService, SessionsService, LoginThrottle],
 })
 export class TokensModule {}

@@ -202,6 +202,19 @@ export class UsersService {
     return lockedUntil && lockedUntil.getTime() > Date.now() ? lockedUntil : undefined;
   }
 
+  /** Clears the failed-login count and the lock; returns the account and whether it was locked. */
+  async unlock(id: string): Promise<{ user: UserRecord; wasLocked: boolean; failedLoginCount: number }> {
+    const before = await this.get(id);
+    const [rows] = (await this.users.query(
+      `UPDATE auth.users u SET failed_login_count = 0, locked_until = NULL, updated_at = now()
+       FROM (SELECT id, failed_login_count, locked_until FROM auth.users WHERE id = $1 FOR UPDATE) old
+       WHERE u.id = old.id AND u.deleted_at IS NULL
+       RETURNING old.failed_login_count AS failed, old.locked_until IS NOT NULL AND old.locked_until > now() AS locked`,
+      [id],
+    )) as [{ failed: number; locked: boolean }[], number];
+    return { user: rows.length ? await this.get(id) : before, wasLocked: rows[0]?.locked ?? false, failedLoginCount: rows[0]?.failed ?? 0 };
+  }
+
   async recordSuccessfulLogin(id: string): Promise<void> {
     await this.users.query(
       `UPDATE auth.users SET failed_login_count = 0, locked_until = NULL WHERE id = $1 AND (failed_login_count <> 0 OR locked_until IS NOT NULL)`,

@@ -73,6 +73,14 @@ export class UsersController {
     await firstValueFrom(this.clients.auth.resetPassword({ userId: id, newPassword: body.newPassword }, callMetadata(caller.authorization)));
   }
 
+  /** Clears the account's failed sign-in count and login lock; answers the user and whether it was locked. */
+  @Post(':id/unlock')
+  @HttpCode(200)
+  async unlock(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+    const response = await firstValueFrom(this.clients.auth.unlockUser({ id }, callMetadata(caller.authorization)));
+    return { user: response.user, wasLocked: response.wasLocked };
+  }
+
   @Get(':id/tokens')
   async tokens(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: UserTokensQuery) {
     const response = await firstValueFrom(
