@@ -87,7 +87,10 @@ export class CatalogGrpcController implements CatalogServiceController {
     await this.discovery.whenReady();
     const language = pickLanguage(request.language, caller.language);
     const entry = this.metadata.visible(caller, request.scriptId);
-    const [found, tags] = await Promise.all([this.store.getScript(entry.base.id), this.metadata.tags(caller, entry.base.id)]);
+    const [found, tags] = await Promise.all([
+      this.store.getScript(entry.base.id),
+      request.omitPersonalTags ? { personalTags: [] } : this.metadata.tags(caller, entry.base.id),
+    ]);
     if (!found) throw notFound(`Script "${entry.base.id}" not found`);
     const { effective } = entry;
     return {

@@ -17,6 +17,6 @@ export class CatalogClient implements OnModuleInit {
   }
 
   getScript(scriptId: string, language: string, authorization: string): Promise<Script> {
-    return firstValueFrom(this.catalog.getScript({ scriptId, language }, callMetadata(authorization)));
+    return firstValueFrom(this.catalog.getScript({ scriptId, language, omitPersonalTags: true }, callMetadata(authorization)));
   }
 }

@@ -102,8 +102,14 @@ export class ProjectsService implements OnModuleInit {
 
   async activeProject(userId: string, groupId: string): Promise<ProjectRecord> {
     this.checkGroupId(groupId);
-    const row = await this.active.findOneBy({ userId, groupId });
-    const project = row && (await this.projects.findOneBy({ id: row.projectId }));
+    // One query for the usual case (every run asks): the chosen project, else the default one.
+    const project = await this.projects
+      .createQueryBuilder('p')
+      .leftJoin(ActiveProjectRecord, 'a', 'a.userId = :userId AND a.groupId = :groupId', { userId, groupId })
+      .where('p.userId = :userId AND p.groupId = :groupId', { userId, groupId })
+      .andWhere('(p.id = a.projectId OR (p.isDefault = true AND (a.projectId IS NULL OR NOT EXISTS (SELECT 1 FROM execution.projects c WHERE c.id = a.project_id))))')
+      .orderBy('p.isDefault', 'ASC')
+      .getOne();
     return project ?? this.ensureDefault(userId, groupId);
   }
 

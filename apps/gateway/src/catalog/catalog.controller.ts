@@ -167,6 +167,6 @@ export class CatalogController {
   }
 
   private async script(caller: Caller, scriptId: string, language: string) {
-    return publicScript(await firstValueFrom(this.clients.catalog.getScript({ scriptId, language }, callMetadata(caller.authorization))));
+    return publicScript(await firstValueFrom(this.clients.catalog.getScript({ scriptId, language, omitPersonalTags: false }, callMetadata(caller.authorization))));
   }
 }
