@@ -1,8 +1,8 @@
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
+import { HOST_PORT, HOST_PORT_MESSAGE } from '#common/config.js';
 
-const HOST_PORT = /^(unix:.+|[A-Za-z0-9.\-\[\]:]+:\d{1,5})$/;
-const message = (name: string) => `${name} must be host:port (e.g. 127.0.0.1:50051) or unix:/path/to.sock`;
+const message = (name: string) => `${name} ${HOST_PORT_MESSAGE}`;
 
 export class GatewayConfig {
   @Type(() => Number)

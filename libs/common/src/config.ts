@@ -10,8 +10,9 @@ export class ConfigError extends Error {
   }
 }
 
-const HOST_PORT = /^(unix:.+|[A-Za-z0-9.\-\[\]:]+:\d{1,5})$/;
-const HOST_PORT_MESSAGE = 'must be host:port (e.g. 127.0.0.1:50051) or unix:/path/to.sock';
+/** A gRPC address: host:port or a unix socket. */
+export const HOST_PORT = /^(unix:.+|[A-Za-z0-9.\-\[\]:]+:\d{1,5})$/;
+export const HOST_PORT_MESSAGE = 'must be host:port (e.g. 127.0.0.1:50051) or unix:/path/to.sock';
 
 /** Variables every service reads. */
 export class ServiceConfig {
