@@ -1,10 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { rootLogger } from '#common/logger.js';
 import type { LaunchSpec } from './launch-spec.js';
+import { ProcessLauncher } from './process-launcher.js';
 import { ScriptRuntime, type RunHandle, type RunObserver, type StopReason } from './script-runtime.js';
 
 const SAFE_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -50,9 +51,10 @@ function commandName(pid: number): string {
  * no capabilities, and uid 65534.
  */
 @Injectable()
-export class LocalProcessRuntime extends ScriptRuntime {
+export class LocalProcessRuntime extends ScriptRuntime implements OnModuleInit, OnApplicationShutdown {
   private readonly sandbox: boolean;
   private readonly limits: string[];
+  private readonly launcher = new ProcessLauncher();
 
   constructor(private readonly options: LocalRuntimeOptions) {
     super();
@@ -71,6 +73,16 @@ export class LocalProcessRuntime extends ScriptRuntime {
     this.limits = onPath('prlimit') ? ['prlimit', ...limits, '--'] : [];
   }
 
+  /** The launcher is ready before the first run, so that run does not wait for it. */
+  onModuleInit(): Promise<void> {
+    return this.launcher.warmUp();
+  }
+
+  /** Ends the runs still going (their runs are found lost at the next start). */
+  onApplicationShutdown(): Promise<void> {
+    return this.launcher.close();
+  }
+
   get sandboxed(): boolean {
     return this.sandbox;
   }
@@ -82,25 +94,13 @@ export class LocalProcessRuntime extends ScriptRuntime {
     const scriptPath = sourceDir ? join(sourceDir, basename(spec.scriptPath) || 'script') : spec.scriptPath;
     if (sourceDir) writeFileSync(scriptPath, spec.scriptSource, { mode: 0o644 });
     const command = [...this.wrapper(spec, scriptPath), ...this.limits, spec.interpreter, scriptPath, ...spec.args];
-    const child = spawn(command[0], command.slice(1), {
-      cwd: spec.workingDir,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        PATH: SAFE_PATH,
-        HOME: spec.workingDir,
-        LANG: 'C.UTF-8',
-        PYTHONUNBUFFERED: '1',
-        PYTHONDONTWRITEBYTECODE: '1',
-        SCRIPTORIUM_EXECUTION_ID: spec.executionId,
-        ...spec.env,
-      },
-    });
+    let pid: number | undefined;
+    let ended = false;
     let stoppedFor: StopReason | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     const killGroup = (signal: NodeJS.Signals) => {
       try {
-        if (child.pid) process.kill(-child.pid, signal);
+        if (pid) process.kill(-pid, signal);
       } catch {
         // The group is already gone.
       }
@@ -108,18 +108,18 @@ export class LocalProcessRuntime extends ScriptRuntime {
     // Inside bubblewrap the script is in its own session: a graceful stop signals the
     // script's processes themselves (signalling bwrap would kill them at once).
     const terminate = () => {
-      if (!this.sandbox || !child.pid) return killGroup('SIGTERM');
-      for (const pid of descendants(child.pid)) {
-        if (commandName(pid) === 'bwrap') continue;
+      if (!this.sandbox || !pid) return killGroup('SIGTERM');
+      for (const descendant of descendants(pid)) {
+        if (commandName(descendant) === 'bwrap') continue;
         try {
-          process.kill(pid, 'SIGTERM');
+          process.kill(descendant, 'SIGTERM');
         } catch {
           // Already gone.
         }
       }
     };
     const stop = (reason: StopReason, graceSeconds: number) => {
-      if (stoppedFor || child.exitCode !== null) return;
+      if (stoppedFor || ended) return;
       stoppedFor = reason;
       terminate();
       killTimer = setTimeout(() => killGroup('SIGKILL'), graceSeconds * 1000);
@@ -132,26 +132,42 @@ export class LocalProcessRuntime extends ScriptRuntime {
       outputBytes += Buffer.byteLength(chunk);
       if (outputLimit && outputBytes > outputLimit) stop('output_limit', 1);
     };
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      count(chunk);
-      observer.stdout(chunk);
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      count(chunk);
-      observer.stderr(chunk);
-    });
-    child.once('spawn', () => observer.started(String(child.pid)));
-    child.once('error', (error) => {
-      clearTimeout(timeout);
-      observer.failedToStart(`cannot start ${command[0]}: ${error.message}`);
-    });
-    // Stray children of the script would keep the pipes open: end the whole group at exit.
-    child.once('exit', () => killGroup('SIGKILL'));
-    child.once('close', (exitCode, signal) => {
+    const cleanUp = () => {
+      ended = true;
       clearTimeout(timeout);
       clearTimeout(killTimer);
       if (sourceDir) rmSync(sourceDir, { recursive: true, force: true });
-      if (child.pid) observer.exited({ exitCode, signal, stoppedFor });
+    };
+    const env = {
+      PATH: SAFE_PATH,
+      HOME: spec.workingDir,
+      LANG: 'C.UTF-8',
+      PYTHONUNBUFFERED: '1',
+      PYTHONDONTWRITEBYTECODE: '1',
+      SCRIPTORIUM_EXECUTION_ID: spec.executionId,
+      ...spec.env,
+    };
+    this.launcher.spawn(command, { cwd: spec.workingDir, env }, {
+      spawned: (spawnedPid) => {
+        pid = spawnedPid;
+        observer.started(String(spawnedPid));
+      },
+      stdout: (chunk) => {
+        count(chunk);
+        observer.stdout(chunk);
+      },
+      stderr: (chunk) => {
+        count(chunk);
+        observer.stderr(chunk);
+      },
+      error: (message) => {
+        cleanUp();
+        observer.failedToStart(`cannot start ${command[0]}: ${message}`);
+      },
+      close: (exitCode, signal) => {
+        cleanUp();
+        if (pid) observer.exited({ exitCode, signal, stoppedFor });
+      },
     });
     return { stop };
   }

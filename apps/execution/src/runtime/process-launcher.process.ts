@@ -1,0 +1,49 @@
+// The process launcher's own process (see ProcessLauncher): spawns the scripts the
+// execution service asks for and relays their output and exit over IPC. It stays
+// small, so each fork is cheap; forking the service itself costs more the larger it grows.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { LauncherEvent, LauncherRequest } from './process-launcher.js';
+
+const children = new Map<number, ChildProcess>();
+
+function send(event: LauncherEvent, sent?: () => void): boolean {
+  if (!process.connected) return false;
+  return process.send!(event, undefined, {}, sent);
+}
+
+function killGroup(child: ChildProcess) {
+  try {
+    if (child.pid) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // The group is already gone.
+  }
+}
+
+function launch({ id, command, cwd, env }: LauncherRequest) {
+  const child = spawn(command[0], command.slice(1), { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.set(id, child);
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const readable = child[stream].setEncoding('utf8');
+    // A congested channel pauses the script's output (the script then blocks on write)
+    // rather than buffering without bound here.
+    readable.on('data', (data: string) => {
+      if (!send({ type: stream, id, data }, () => readable.isPaused() && readable.resume())) readable.pause();
+    });
+  }
+  child.once('spawn', () => send({ type: 'spawned', id, pid: child.pid! }));
+  child.once('error', (error) => send({ type: 'error', id, message: error.message }));
+  // Stray children of the script would keep the pipes open: end the whole group at exit.
+  child.once('exit', () => killGroup(child));
+  child.once('close', (code, signal) => {
+    children.delete(id);
+    send({ type: 'close', id, code, signal });
+  });
+}
+
+process.on('message', (request: LauncherRequest) => launch(request));
+// The service is gone (stopped or killed): its runs cannot be followed any more, so end them.
+process.on('disconnect', () => {
+  for (const child of children.values()) killGroup(child);
+  process.exit(0);
+});
+send({ type: 'ready' });

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import { ProcessLauncher, type LaunchedProcessEvents, type LauncherEvent } from './process-launcher.js';
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function waitUntil(condition: () => boolean, what: string, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Spawns through a launcher and records what it reports. */
+function launch(launcher: ProcessLauncher, command: string[]) {
+  const seen = { pid: 0, stdout: '', stderr: '', error: '', close: undefined as { code: number | null; signal: string | null } | undefined };
+  const closed = new Promise<typeof seen>((resolve) => {
+    const events: LaunchedProcessEvents = {
+      spawned: (pid) => (seen.pid = pid),
+      stdout: (chunk) => (seen.stdout += chunk),
+      stderr: (chunk) => (seen.stderr += chunk),
+      error: (message) => {
+        seen.error = message;
+        resolve(seen);
+      },
+      close: (code, signal) => {
+        seen.close = { code, signal };
+        resolve(seen);
+      },
+    };
+    launcher.spawn(command, { cwd: '/', env: { PATH: '/usr/bin:/bin' } }, events);
+  });
+  return { seen, closed };
+}
+
+describe('process launcher', () => {
+  test('relays output and the exit code of the processes it starts, one after another and side by side', async () => {
+    const launcher = new ProcessLauncher();
+    try {
+      const results = await Promise.all(
+        [1, 2, 3].map((n) => launch(launcher, ['/bin/sh', '-c', `echo out-${n}; echo err-${n} >&2; exit ${n}`]).closed),
+      );
+      for (const [i, r] of results.entries()) {
+        assert.equal(r.stdout, `out-${i + 1}\n`);
+        assert.equal(r.stderr, `err-${i + 1}\n`);
+        assert.deepEqual(r.close, { code: i + 1, signal: null });
+        assert.ok(r.pid > 0);
+      }
+      const missing = await launch(launcher, ['/no/such/command']).closed;
+      assert.match(missing.error, /ENOENT/);
+    } finally {
+      await launcher.close();
+    }
+  });
+
+  test('when its helper dies, the processes it carried end as killed and the next start gets a new helper', async () => {
+    const launcher = new ProcessLauncher();
+    try {
+      const running = launch(launcher, ['/bin/sleep', '30']);
+      await waitUntil(() => running.seen.pid > 0, 'the sleep started');
+      // The helper is the sleep's parent (field 4 of /proc/<pid>/stat).
+      const helperPid = Number(readFileSync(`/proc/${running.seen.pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+      assert.notEqual(helperPid, process.pid);
+      process.kill(helperPid, 'SIGKILL');
+      const ended = await running.closed;
+      assert.deepEqual(ended.close, { code: null, signal: 'SIGKILL' });
+      const next = await launch(launcher, ['/bin/echo', 'still working']).closed;
+      assert.equal(next.stdout, 'still working\n');
+      process.kill(running.seen.pid, 'SIGKILL'); // its group outlived the killed helper; not the launcher's to clean any more
+    } finally {
+      await launcher.close();
+    }
+  });
+
+  test('the helper ends every process it started when the service goes away', async () => {
+    const helper = fork(fileURLToPath(new URL('./process-launcher.process.js', import.meta.url)), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+      execArgv: [],
+    });
+    const pids: number[] = [];
+    helper.on('message', (event: LauncherEvent) => event.type === 'spawned' && pids.push(event.pid));
+    await new Promise((resolve) => helper.once('message', resolve)); // ready
+    // A script that leaves a background child behind: the whole group must go.
+    helper.send({ id: 1, command: ['/bin/sh', '-c', 'sleep 30 & echo $! ; wait'], cwd: '/', env: { PATH: '/usr/bin:/bin' } });
+    const grandchild = await new Promise<number>((resolve) =>
+      helper.on('message', (event: LauncherEvent) => event.type === 'stdout' && resolve(Number(event.data.trim()))),
+    );
+    assert.ok(alive(pids[0]) && alive(grandchild));
+    const exited = new Promise((resolve) => helper.once('exit', resolve));
+    helper.disconnect();
+    await exited;
+    await waitUntil(() => !alive(pids[0]) && !alive(grandchild), 'the script and its background child are gone');
+  });
+});
