@@ -92,4 +92,22 @@ describe('catalog service over gRPC', { timeout: 30_000 }, () => {
     assert.equal(script.valid, false);
     assert.match(script.error, /^line 5: @parameters is not valid JSON/);
   });
+
+  it('serves a changed script body to runs within a second, though its header did not change', async () => {
+    const file = join(root, 'script_groups', 'getting_started', 'body.py');
+    const header = '"""\nScriptsManager Metadata:\n@description: Body\n"""\n';
+    const sourceWithin = async (pattern: RegExp) => {
+      const deadline = Date.now() + 1000;
+      for (;;) {
+        const script = await call<Script>('getScript', { scriptId: 'getting_started/body.py' }, 'operator').catch(() => undefined);
+        if (script && pattern.test(script.runtime!.source)) return;
+        if (Date.now() > deadline) assert.fail(`GetScript did not serve a source matching ${pattern} within a second`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await writeFile(file, `${header}print("first")\n`);
+    await sourceWithin(/print\("first"\)/);
+    await writeFile(file, `${header}print("second")\n`);
+    await sourceWithin(/print\("second"\)/);
+  });
 });

@@ -46,6 +46,8 @@ export class CatalogIndex {
   private groups = new Map<string, GroupDefinition>();
   private scripts = new Map<string, IndexedScript>();
   private overrides = new Map<string, { overrides: MetadataOverrides; version: number }>();
+  /** Each script's file content, for runs (a changed body need not change the definition). */
+  private sources = new Map<string, string>();
   /** Scripts sorted by id; rebuilt lazily after a change. */
   private sorted: IndexedScript[] | undefined;
 
@@ -61,11 +63,19 @@ export class CatalogIndex {
       const next = new Map<string, IndexedScript>();
       for (const { definition } of snapshot.scripts) next.set(definition.id, this.reuseOrBuild(definition));
       this.scripts = next;
+      this.sources = new Map(snapshot.scripts.map((s) => [s.definition.id, s.source]));
     } else {
       for (const id of scope) this.groups.delete(id);
       for (const g of snapshot.groups) this.groups.set(g.id, g);
-      for (const [id, s] of this.scripts) if (scope.has(s.base.groupId)) this.scripts.delete(id);
-      for (const { definition } of snapshot.scripts) this.scripts.set(definition.id, this.reuseOrBuild(definition));
+      for (const [id, s] of this.scripts) {
+        if (!scope.has(s.base.groupId)) continue;
+        this.scripts.delete(id);
+        this.sources.delete(id);
+      }
+      for (const { definition, source } of snapshot.scripts) {
+        this.scripts.set(definition.id, this.reuseOrBuild(definition));
+        this.sources.set(definition.id, source);
+      }
     }
     this.sorted = undefined;
   }
@@ -93,6 +103,10 @@ export class CatalogIndex {
 
   script(id: string): IndexedScript | undefined {
     return this.scripts.get(id);
+  }
+
+  source(id: string): string | undefined {
+    return this.sources.get(id);
   }
 
   private reuseOrBuild(definition: ScriptDefinition): IndexedScript {

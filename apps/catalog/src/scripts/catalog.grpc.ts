@@ -30,7 +30,6 @@ import { DiscoveryService } from '../discovery/discovery.service.js';
 import { MetadataService } from '../metadata/metadata.service.js';
 import { checkQueryTags, parseTagMatch } from '../metadata/tags.js';
 import { CatalogIndex, type IndexedScript } from './catalog-index.js';
-import { CatalogStore } from './catalog.store.js';
 import { canSee } from './catalog-views.js';
 
 const MAX_QUERY_LENGTH = 200;
@@ -40,7 +39,6 @@ const MAX_PAGE = 10_000;
 @CatalogServiceControllerMethods()
 export class CatalogGrpcController implements CatalogServiceController {
   constructor(
-    private readonly store: CatalogStore,
     private readonly discovery: DiscoveryService,
     private readonly index: CatalogIndex,
     private readonly metadata: MetadataService,
@@ -87,16 +85,14 @@ export class CatalogGrpcController implements CatalogServiceController {
     await this.discovery.whenReady();
     const language = pickLanguage(request.language, caller.language);
     const entry = this.metadata.visible(caller, request.scriptId);
-    const [found, tags] = await Promise.all([
-      this.store.getScript(entry.base.id),
-      request.omitPersonalTags ? { personalTags: [] } : this.metadata.tags(caller, entry.base.id),
-    ]);
-    if (!found) throw notFound(`Script "${entry.base.id}" not found`);
+    const source = this.index.source(entry.base.id);
+    if (source === undefined) throw notFound(`Script "${entry.base.id}" not found`);
+    const personalTags = request.omitPersonalTags ? [] : (await this.metadata.tags(caller, entry.base.id)).personalTags;
     const { effective } = entry;
     return {
       ...this.index.message(entry, language),
-      personalTags: tags.personalTags,
-      runtime: { path: effective.path, interpreter: effective.interpreter, image: effective.image, source: found.source },
+      personalTags,
+      runtime: { path: effective.path, interpreter: effective.interpreter, image: effective.image, source },
     };
   }
 

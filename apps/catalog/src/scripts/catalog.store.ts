@@ -106,32 +106,4 @@ export class CatalogStore {
     if (plan.removedGroups.length) await this.groups.delete({ id: In(plan.removedGroups) });
     return plan.changes;
   }
-
-  async listGroups(): Promise<GroupDefinition[]> {
-    return (await this.groups.find({ order: { id: 'ASC' } })).map((g) => g.definition);
-  }
-
-  async findGroup(id: string): Promise<GroupDefinition | undefined> {
-    return (await this.groups.findOne({ where: { id } }))?.definition;
-  }
-
-  /** Level of every script, to count what a caller may see. */
-  scriptLevels(): Promise<{ groupId: string; requiredLevel: string }[]> {
-    return this.scripts.find({ select: { id: true, groupId: true, requiredLevel: true } });
-  }
-
-  /** Definitions (without sources) of the scripts at the given levels, optionally of one group. */
-  async listScripts(levels: string[], groupId?: string): Promise<ScriptDefinition[]> {
-    const rows = await this.scripts.find({
-      select: { id: true, definition: true },
-      where: { requiredLevel: In(levels), ...(groupId ? { groupId } : {}) },
-      order: { id: 'ASC' },
-    });
-    return rows.map((r) => r.definition);
-  }
-
-  async getScript(id: string): Promise<{ definition: ScriptDefinition; source: string } | undefined> {
-    const row = await this.scripts.findOne({ where: { id } });
-    return row ? { definition: row.definition, source: row.source } : undefined;
-  }
 }
