@@ -1,5 +1,6 @@
 import { Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Metadata } from '@grpc/grpc-js';
 import jwt from 'jsonwebtoken';
 import { isLevel, levelAtLeast, type Level } from '#contracts/levels.js';
@@ -59,6 +60,19 @@ export interface VerificationKey {
   publicKeyPem: string;
 }
 
+const parsedKeys = new Map<string, KeyObject>();
+
+/** A verification key, parsed once: parsing a PEM costs several times more than checking a signature. */
+export function publicKeyOf(key: VerificationKey): KeyObject {
+  let parsed = parsedKeys.get(key.publicKeyPem);
+  if (!parsed) {
+    if (parsedKeys.size >= 32) parsedKeys.clear(); // keys rotate rarely; this only bounds the cache
+    parsed = createPublicKey(key.publicKeyPem);
+    parsedKeys.set(key.publicKeyPem, parsed);
+  }
+  return parsed;
+}
+
 /**
  * Where a service gets the public keys that verify access tokens, and how it resolves
  * personal API tokens. JWTs are verified locally; API tokens are opaque, so a source
@@ -89,7 +103,7 @@ export class TokenVerifier {
     if (!key) throw unauthenticated('Access token signed with an unknown key');
     let claims: jwt.JwtPayload;
     try {
-      claims = jwt.verify(token, key.publicKeyPem, {
+      claims = jwt.verify(token, publicKeyOf(key), {
         algorithms: [TOKEN_ALGORITHM],
         issuer: TOKEN_ISSUER,
         audience: TOKEN_AUDIENCE,

@@ -6,6 +6,7 @@ import {
   callerFromApiToken,
   callerFromClaims,
   isApiToken,
+  publicKeyOf,
   tokenKeyId,
   TOKEN_ALGORITHM,
   TOKEN_AUDIENCE,
@@ -32,12 +33,13 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       audience: TOKEN_AUDIENCE,
       passReqToCallback: true,
       secretOrKeyProvider: (_request: Request, rawJwt: string, done: (error: Error | null, key?: string) => void) => {
+        // The key goes to jsonwebtoken, which takes a parsed KeyObject (passport-jwt's types say string).
         const kid = tokenKeyId(rawJwt);
         if (!kid) return done(new Error('Malformed access token'));
         const find = (force: boolean) => keys.getKeys(force).then((list) => list.find((k) => k.kid === kid));
         find(false)
           .then((key) => key ?? find(true))
-          .then((key) => (key ? done(null, key.publicKeyPem) : done(new Error('Access token signed with an unknown key'))))
+          .then((key) => (key ? done(null, publicKeyOf(key) as unknown as string) : done(new Error('Access token signed with an unknown key'))))
           .catch((error: Error) => done(error));
       },
     });
