@@ -10,6 +10,11 @@ import { CatalogStore } from '../scripts/catalog.store.js';
 import { discoverCatalog, GROUP_METADATA_FILE, loadGroup, type CatalogSnapshot, type DiscoveryOptions } from './loader.js';
 import { watchTree, type TreeWatcher } from './watcher.js';
 
+/** Ids for a log line: all of a few, the first of many (a first scan of 10,000 scripts is one line, not 400 KB). */
+function preview(ids: string[], shown = 20): string[] {
+  return ids.length <= shown ? ids : [...ids.slice(0, shown), `… and ${ids.length - shown} more`];
+}
+
 /**
  * Keeps the stored catalog equal to the script groups tree: a full scan at
  * start-up (before the service answers), then a rescan on every change the file
@@ -135,8 +140,9 @@ export class DiscoveryService implements OnModuleInit, OnApplicationShutdown {
     const { added, changed, removed } = changes;
     if (added.length || changed.length || removed.length || changes.groupsChanged) {
       this.bus.publish(Subjects.catalogChanged, { added, changed, removed });
+      const invalid = snapshot.scripts.filter((s) => !s.definition.valid).map((s) => s.definition.id);
       rootLogger().info(
-        { reason, added, changed, removed, invalid: snapshot.scripts.filter((s) => !s.definition.valid).map((s) => s.definition.id), ms: Date.now() - started, paths: paths.length },
+        { reason, added: preview(added), changed: preview(changed), removed: preview(removed), invalid: preview(invalid), ms: Date.now() - started, paths: paths.length },
         'catalog updated',
       );
     }
