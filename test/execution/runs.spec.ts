@@ -46,9 +46,13 @@ describe('execution service', { concurrency: false }, () => {
       return ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'].includes(run.state) ? run : undefined;
     }, 20_000, `run ${id} to end; output:\n${stack.output().slice(-3000)}`);
 
-  test('a run over the per-user limit waits queued with its position, then starts after the first', async () => {
+  test('runs over the per-user limit wait queued with their position, then start in submission order', async () => {
     const first = await api.run('testing/sleeper.py', { seconds: 1 });
     const second = await api.run('testing/sleeper.py', { seconds: 0.2 });
+    const third = await api.run('testing/sleeper.py', { seconds: 0.2 });
+    assert.equal(first.state, 'starting', 'a run with a free slot and an empty queue is stored already claimed');
+    assert.equal(second.state, 'queued');
+    assert.equal(third.state, 'queued');
     const queued = await waitFor(async () => {
       const run = (await api.get(`/api/v1/executions/${second.id}`)).body;
       return run.state === 'queued' && run.queuePosition >= 1 ? run : undefined;
@@ -58,6 +62,8 @@ describe('execution service', { concurrency: false }, () => {
     assert.equal(a.state, 'succeeded');
     assert.equal(b.state, 'succeeded');
     assert.ok(Date.parse(b.startedAt) >= Date.parse(a.finishedAt), 'the second started after the first ended');
+    const c = await finished(third.id);
+    assert.ok(Date.parse(c.startedAt) >= Date.parse(b.finishedAt), 'the third started after the second, in submission order');
     assert.deepEqual(a.result, { ticks: 5 });
     assert.deepEqual(
       b.transitions.map((t: any) => t.toState),

@@ -52,7 +52,7 @@ for (const mode of ['all-in-one', 'distributed'] as const) {
 
     test('a run with parameters streams its output live and ends succeeded', async () => {
       const execution = await api.run('getting_started/greet.py', { name: 'Ada', times: 3 });
-      assert.equal(execution.state, 'queued');
+      assert.equal(execution.state, 'starting', 'with a free slot and an empty queue a run is claimed as it is stored');
       const { done } = api.stream(execution.id);
       const result = await done;
       assert.ok(result.ended, 'the stream ends with an end event');

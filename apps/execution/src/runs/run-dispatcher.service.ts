@@ -42,6 +42,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly active = new Map<string, RunHandle>();
   private claiming = false;
+  /** Slots promised to submissions still being stored. */
+  private reserved = 0;
   private again = false;
   private timer?: NodeJS.Timeout;
   private heartbeatTimer?: NodeJS.Timeout;
@@ -119,6 +121,30 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     return !!handle;
   }
 
+  /**
+   * Promises a slot of this replica to a run being submitted here, so it can be stored
+   * already claimed (see RunStateStore.create) and start at once: no trip through the
+   * queue. False when no slot is free or claiming has not begun. Each reservation ends
+   * with `settle`.
+   */
+  reserveSlot(): boolean {
+    if (!this.claimingStarted || this.destroyed || this.active.size + this.reserved >= this.config.MAX_CONCURRENT_RUNS) return false;
+    this.reserved++;
+    return true;
+  }
+
+  /** What a run stored already claimed must satisfy, as the claim loop does. */
+  claimLimits() {
+    return { instanceId: this.config.INSTANCE_ID, maxRunsPerUser: this.config.MAX_RUNS_PER_USER, maxRunsPerScript: this.config.MAX_RUNS_PER_SCRIPT };
+  }
+
+  /** Ends a reservation: starts the run if it was stored claimed, otherwise the claim loop looks at the queue. */
+  settle(run: ExecutionRecord | undefined) {
+    this.reserved--;
+    if (run?.state === 'starting') this.start(run);
+    else this.kick();
+  }
+
   /** Claims and starts as many queued runs as there are free slots. */
   kick() {
     if (!this.claimingStarted) return;
@@ -139,7 +165,7 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async claim() {
-    const free = this.config.MAX_CONCURRENT_RUNS - this.active.size;
+    const free = this.config.MAX_CONCURRENT_RUNS - this.active.size - this.reserved;
     if (free <= 0) return;
     // Lock a window of the queue, rank each candidate among its user's and its script's
     // active runs, and start the oldest ones within every limit. Per-user and per-script

@@ -39,8 +39,8 @@ export function snapshotOf(run: ExecutionRecord): RunSnapshot {
 }
 
 /**
- * The only writer of run state: each change is one conditional UPDATE (so two
- * replicas cannot both move a run), a transition row, and an event.
+ * The only writer of run state: a new run is one INSERT, each change one conditional
+ * UPDATE (so two replicas cannot both move a run), with its transition row and event.
  */
 @Injectable()
 export class RunStateStore {
@@ -80,6 +80,46 @@ export class RunStateStore {
       this.announce(run);
       return run;
     });
+  }
+
+  /**
+   * Stores a new run, queued, or, when `claimFor` is given and nothing waits in the queue
+   * and the per-user and per-script limits allow, already claimed (starting) by that
+   * replica with its transition row, so it starts without a trip through the queue. One
+   * statement either way; announces the run (created, and updated when claimed).
+   */
+  async create(run: ExecutionRecord, claimFor?: { instanceId: string; maxRunsPerUser: number; maxRunsPerScript: number }): Promise<ExecutionRecord> {
+    const metadata = this.db.getRepository(ExecutionRecord).metadata;
+    const columns: string[] = [];
+    const values: unknown[] = [claimFor?.instanceId ?? null, claimFor?.maxRunsPerUser ?? 0, claimFor?.maxRunsPerScript ?? 0, run.userId, run.scriptId];
+    for (const column of metadata.columns) {
+      const value = (run as unknown as Record<string, unknown>)[column.propertyName];
+      if (value === undefined || column.propertyName === 'state' || column.propertyName === 'ownerInstance') continue;
+      columns.push(column.databaseName);
+      values.push(column.type === 'jsonb' && value !== null ? JSON.stringify(value) : value);
+    }
+    const placeholders = columns.map((_, i) => `$${i + 6}`);
+    const rows: Record<string, unknown>[] = await this.db.query(
+      `WITH decision AS (
+         SELECT $1::text IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM execution.executions WHERE state = 'queued')
+           AND ($2 = 0 OR (SELECT count(*) FROM execution.executions WHERE state IN ('starting', 'running') AND user_id = $4) < $2)
+           AND ($3 = 0 OR (SELECT count(*) FROM execution.executions WHERE state IN ('starting', 'running') AND script_id = $5) < $3) AS claimed
+       ), inserted AS (
+         INSERT INTO execution.executions (${columns.join(', ')}, state, owner_instance)
+         SELECT ${placeholders.join(', ')}, CASE WHEN d.claimed THEN 'starting' ELSE 'queued' END, CASE WHEN d.claimed THEN $1::text END
+         FROM decision d RETURNING *
+       ), logged AS (
+         INSERT INTO execution.execution_transitions (execution_id, from_state, to_state, reason)
+         SELECT id, 'queued', 'starting', '' FROM inserted WHERE state = 'starting'
+       )
+       SELECT * FROM inserted`,
+      values,
+    );
+    const created = this.toRecord(rows[0]);
+    this.bus.publish(Subjects.runCreated, { run: snapshotOf(created) });
+    if (created.state === 'starting') this.announce(created);
+    return created;
   }
 
   /** Updates a run's progress/result fields without changing its state. */

@@ -16,7 +16,7 @@ import type { ProjectRecord } from '../projects/project.entity.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { ExecutionRecord } from './execution.entity.js';
 import { RunDispatcher } from './run-dispatcher.service.js';
-import { RunStateStore, snapshotOf } from './run-state.store.js';
+import { RunStateStore } from './run-state.store.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 
 export interface RunRequest {
@@ -174,9 +174,13 @@ export class RunsService {
         ...(session ? { session: session.launch } : {}),
       },
     });
+    // With a free slot here, the run is stored already claimed and starts at once.
+    const reserved = this.dispatcher.reserveSlot();
+    let created: ExecutionRecord;
     try {
-      await this.runs.insert(record as never);
+      created = await this.state.create(record, reserved ? this.dispatcher.claimLimits() : undefined);
     } catch (error) {
+      if (reserved) this.dispatcher.settle(undefined);
       if (session) await this.sessions.discard(session.id);
       // A concurrent submission with the same key won the insert: answer with its run.
       const { code, constraint } = error as { code?: string; constraint?: string };
@@ -185,9 +189,9 @@ export class RunsService {
       }
       throw error;
     }
-    this.bus.publish(Subjects.runCreated, { run: snapshotOf(record) });
-    this.dispatcher.kick();
-    return record;
+    if (reserved) this.dispatcher.settle(created);
+    else this.dispatcher.kick();
+    return created;
   }
 
   /** Per-user submission rate and the queue's capacity; each refusal says when to try again. */
