@@ -15,6 +15,7 @@ import { OutputPump } from '../runtime/output-pump.js';
 import { ScriptRuntime, type RunExit, type RunHandle } from '../runtime/script-runtime.js';
 import { ExecutionRecord, type StoredLogCursor } from './execution.entity.js';
 import { RunStateStore } from './run-state.store.js';
+import { moveSessionToPort } from '../sessions/session-port.js';
 
 const POLL_MS = 1000;
 const PROGRESS_WRITE_MS = 250;
@@ -265,6 +266,10 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
       failedToStart: (message) => {
         pump.system(message);
         end({ exitCode: null, signal: null }, {}, message);
+      },
+      sessionPortChanged: async (port) => {
+        const session = run.launchSpec?.session;
+        if (session) await moveSessionToPort(this.db, session.sessionId, port);
       },
     };
     return {

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { LaunchSpec } from './launch-spec.js';
 import { LocalProcessRuntime, type LocalRuntimeOptions } from './local-process.runtime.js';
 import type { RunExit, StopReason } from './script-runtime.js';
+import { freeLoopbackPort } from '../sessions/session-port.js';
 
 const PYTHON = '/usr/bin/python3';
 const root = mkdtempSync(join(tmpdir(), 'local-runtime-'));
@@ -22,7 +24,7 @@ const defaults: LocalRuntimeOptions = {
 
 let counter = 0;
 /** Runs a Python source through the runtime and collects what a dispatcher would see. */
-function run(source: string, options: Partial<LocalRuntimeOptions> = {}, extra: Partial<LaunchSpec> & { stopAfterMs?: number; stopReason?: StopReason } = {}) {
+function run(source: string, options: Partial<LocalRuntimeOptions> = {}, extra: Partial<LaunchSpec> & { stopAfterMs?: number; stopReason?: StopReason; stopAtOnce?: boolean; graceSeconds?: number } = {}) {
   const runtime = new LocalProcessRuntime({ ...defaults, ...options });
   const dir = join(root, `run-${++counter}`);
   const spec: LaunchSpec = {
@@ -38,9 +40,11 @@ function run(source: string, options: Partial<LocalRuntimeOptions> = {}, extra: 
   };
   let stdout = '';
   let stderr = '';
+  const movedTo: number[] = [];
   return {
     runtime,
     dir,
+    movedTo,
     result: new Promise<{ stdout: string; stderr: string; exit: RunExit }>((resolve, reject) => {
       const handle = runtime.start(spec, {
         started: () => {
@@ -50,7 +54,11 @@ function run(source: string, options: Partial<LocalRuntimeOptions> = {}, extra: 
         stderr: (chunk) => (stderr += chunk),
         exited: (exit) => resolve({ stdout, stderr, exit }),
         failedToStart: (message) => reject(new Error(message)),
+        sessionPortChanged: async (port) => {
+          movedTo.push(port);
+        },
       });
+      if (extra.stopAtOnce) handle.stop(extra.stopReason ?? 'cancelled', extra.graceSeconds ?? 2);
     }),
   };
 }
@@ -94,6 +102,14 @@ describe('local process runtime', () => {
     }
   });
 
+  test('a run stopped before its process is up is stopped as soon as it is', async () => {
+    const started = performance.now();
+    const { result } = run('import time\ntime.sleep(20)', {}, { stopAtOnce: true, graceSeconds: 10 });
+    const { exit } = await result;
+    assert.equal(exit.stoppedFor, 'cancelled');
+    assert.ok(performance.now() - started < 5000, 'it was asked to stop at once, not killed after the 10 s grace period');
+  });
+
   test('CPU time, output and timeout limits stop a run', async () => {
     const cpu = await run('while True:\n    pass', { RUN_CPU_LIMIT_SECONDS: 1 }).result;
     assert.notEqual(cpu.exit.exitCode, 0);
@@ -114,6 +130,29 @@ describe('local process runtime', () => {
     const pid = Number(readFileSync(marker, 'utf8'));
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), false, 'the background child was killed');
+  });
+
+  test('an interactive run keeps its port while free; one taken meanwhile is replaced, and the session told first', async () => {
+    const printArgs = 'import sys\nprint(" ".join(sys.argv[1:]))';
+    const session = (port: number) => ({ args: ['--port', String(port), '--theme', 'dark'], session: { sessionId: 's-1', port, bindAllInterfaces: false } });
+    const free = await freeLoopbackPort();
+    const kept = run(printArgs, {}, session(free));
+    assert.equal((await kept.result).stdout.trim(), `--port ${free} --theme dark`);
+    assert.deepEqual(kept.movedTo, []);
+
+    // Another program took the port while the run waited in the queue.
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const taken = (squatter.address() as AddressInfo).port;
+    try {
+      const moved = run(printArgs, {}, session(taken));
+      const [, given, ...rest] = (await moved.result).stdout.trim().split(' ');
+      assert.notEqual(Number(given), taken);
+      assert.deepEqual(rest, ['--theme', 'dark']);
+      assert.deepEqual(moved.movedTo, [Number(given)], 'the session learns the new port before the script starts');
+    } finally {
+      squatter.close();
+    }
   });
 
   test('a script given only as source runs from a private folder that is removed afterwards', async () => {

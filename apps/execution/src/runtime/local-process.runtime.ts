@@ -5,7 +5,8 @@ import { basename, dirname, join } from 'node:path';
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { rootLogger } from '#common/logger.js';
 import type { LaunchSpec } from './launch-spec.js';
-import { ProcessLauncher } from './process-launcher.js';
+import { ProcessLauncher, type LaunchedProcessEvents } from './process-launcher.js';
+import { freeLoopbackPort, loopbackPortIsFree } from '../sessions/session-port.js';
 import { ScriptRuntime, type RunHandle, type RunObserver, type StopReason } from './script-runtime.js';
 
 const SAFE_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -32,6 +33,12 @@ function descendants(pid: number): number[] {
   } catch {
     return [];
   }
+}
+
+/** The arguments with the standard `--port` value replaced. */
+function withPort(args: string[], port: number): string[] {
+  const at = args.indexOf('--port');
+  return at < 0 ? args : [...args.slice(0, at + 1), String(port), ...args.slice(at + 2)];
 }
 
 function commandName(pid: number): string {
@@ -93,7 +100,6 @@ export class LocalProcessRuntime extends ScriptRuntime implements OnModuleInit, 
     const sourceDir = existsSync(spec.scriptPath) ? undefined : mkdtempSync(join(tmpdir(), 'scriptorium-run-'));
     const scriptPath = sourceDir ? join(sourceDir, basename(spec.scriptPath) || 'script') : spec.scriptPath;
     if (sourceDir) writeFileSync(scriptPath, spec.scriptSource, { mode: 0o644 });
-    const command = [...this.wrapper(spec, scriptPath), ...this.limits, spec.interpreter, scriptPath, ...spec.args];
     let pid: number | undefined;
     let ended = false;
     let stoppedFor: StopReason | undefined;
@@ -147,10 +153,17 @@ export class LocalProcessRuntime extends ScriptRuntime implements OnModuleInit, 
       SCRIPTORIUM_EXECUTION_ID: spec.executionId,
       ...spec.env,
     };
-    this.launcher.spawn(command, { cwd: spec.workingDir, env }, {
+    const launch = (args: string[]) => {
+      if (ended) return;
+      const command = [...this.wrapper(spec, scriptPath), ...this.limits, spec.interpreter, scriptPath, ...args];
+      this.launcher.spawn(command, { cwd: spec.workingDir, env }, events(command[0]));
+    };
+    const events = (program: string): LaunchedProcessEvents => ({
       spawned: (spawnedPid) => {
         pid = spawnedPid;
         observer.started(String(spawnedPid));
+        // Stopped while it was being started: the script has done nothing yet to clean up after.
+        if (stoppedFor) killGroup('SIGKILL');
       },
       stdout: (chunk) => {
         count(chunk);
@@ -162,14 +175,37 @@ export class LocalProcessRuntime extends ScriptRuntime implements OnModuleInit, 
       },
       error: (message) => {
         cleanUp();
-        observer.failedToStart(`cannot start ${command[0]}: ${message}`);
+        observer.failedToStart(`cannot start ${program}: ${message}`);
       },
       close: (exitCode, signal) => {
         cleanUp();
         if (pid) observer.exited({ exitCode, signal, stoppedFor });
       },
     });
+    const session = spec.session;
+    if (!session) launch(spec.args);
+    else {
+      this.sessionPort(session.port, observer).then(
+        (port) => launch(withPort(spec.args, port)),
+        (error: Error) => {
+          cleanUp();
+          observer.failedToStart(`no port for the interactive session: ${error.message}`);
+        },
+      );
+    }
     return { stop };
+  }
+
+  /**
+   * The port a session's script listens on: the one chosen when the run was submitted while it
+   * is still free, else (a run that waited in the queue may find it taken) a new one, which the
+   * proxy is told about before the script starts.
+   */
+  private async sessionPort(chosen: number, observer: RunObserver): Promise<number> {
+    if (await loopbackPortIsFree(chosen)) return chosen;
+    const port = await freeLoopbackPort(new Set([chosen]));
+    await observer.sessionPortChanged?.(port);
+    return port;
   }
 
   /** An interpreter installed outside /usr (e.g. /opt/python/bin/python3) must be visible in the sandbox. */

@@ -18,6 +18,8 @@ export interface RunObserver {
   exited(exit: RunExit): void;
   /** The run could not be started at all. */
   failedToStart(message: string): void;
+  /** An interactive run listens on another port than its session was opened with; resolves once the session points there. */
+  sessionPortChanged?(port: number): Promise<void>;
 }
 
 export interface RunHandle {

@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import type { DataSource } from 'typeorm';
 
 /**
  * A TCP port free on loopback right now (listen on 0, read it, close). The script binds
@@ -19,4 +20,19 @@ export async function freeLoopbackPort(avoid: ReadonlySet<number> = new Set()): 
     if (!avoid.has(port)) return port;
   }
   throw new Error('no free loopback port found');
+}
+
+/** True when nothing listens on the loopback port now. */
+export function loopbackPortIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** Points an open session's proxy at the loopback port its script was started on instead. */
+export async function moveSessionToPort(db: DataSource, sessionId: string, port: number): Promise<void> {
+  await db.query(`UPDATE execution.sessions SET upstream = $2 WHERE id = $1 AND state = 'open'`, [sessionId, `127.0.0.1:${port}`]);
 }
