@@ -1,3 +1,4 @@
+import { runCatalogBench } from './catalog.bench.js';
 import { runLogThroughputBench } from './log-throughput.bench.js';
 import { runOverheadBench } from './run-overhead.bench.js';
 import { runRunsThroughputBench } from './runs-throughput.bench.js';
@@ -8,9 +9,4 @@ if (!only || only === 'overhead') await runOverheadBench();
 if (!only || only === 'throughput') await runLogThroughputBench();
 if (!only || only === 'runs') await runRunsThroughputBench();
 if (!only || only === 'kubernetes') await (await import('./kubernetes.bench.js')).runKubernetesBench();
-if (!only || only === 'catalog') {
-  // Imported by name so this file builds before the catalog benchmark exists.
-  const catalogBench = './catalog.bench.js';
-  const catalog = (await import(catalogBench).catch(() => undefined)) as { runCatalogBench?: () => Promise<unknown> } | undefined;
-  await catalog?.runCatalogBench?.();
-}
+if (!only || only === 'catalog') await runCatalogBench();
