@@ -50,6 +50,8 @@ export class CatalogIndex {
   private sources = new Map<string, string>();
   /** Scripts sorted by id; rebuilt lazily after a change. */
   private sorted: IndexedScript[] | undefined;
+  /** Visible groups per caller level and language; rebuilt lazily after a change. */
+  private groupLists = new Map<string, Group[]>();
 
   get size(): number {
     return this.scripts.size;
@@ -77,7 +79,7 @@ export class CatalogIndex {
         this.sources.set(definition.id, source);
       }
     }
-    this.sorted = undefined;
+    this.changed();
   }
 
   /** Loads (or replaces) the edits of scripts; an id with no row loses its edits. */
@@ -90,7 +92,12 @@ export class CatalogIndex {
       const entry = this.scripts.get(id);
       if (entry) this.scripts.set(id, this.build(entry.base));
     }
+    this.changed();
+  }
+
+  private changed() {
     this.sorted = undefined;
+    this.groupLists.clear();
   }
 
   overridesOf(id: string): { overrides: MetadataOverrides; version: number } {
@@ -185,8 +192,18 @@ export class CatalogIndex {
     return message;
   }
 
-  /** Groups the caller may see, each with the count of its scripts the caller may see. */
+  /** Groups the caller may see, each with the count of its scripts the caller may see (built once per level and language). */
   visibleGroups(level: Level, language: Language): Group[] {
+    const key = `${level}|${language}`;
+    let groups = this.groupLists.get(key);
+    if (!groups) {
+      groups = this.buildVisibleGroups(level, language);
+      this.groupLists.set(key, groups);
+    }
+    return groups;
+  }
+
+  private buildVisibleGroups(level: Level, language: Language): Group[] {
     const callerRank = rank(level);
     const counts = new Map<string, number>();
     for (const s of this.scripts.values()) {

@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GroupDefinition, ScriptDefinition } from '../discovery/loader.js';
-import { canSee, levelsUpTo, matchesQuery, scriptMessage, visibleGroups } from './catalog-views.js';
+import type { Language, Level } from '#contracts/levels.js';
+import { CatalogIndex } from './catalog-index.js';
+import { canSee, scriptMessage } from './catalog-views.js';
 import { planSync } from './catalog.store.js';
 
 function group(id: string, requiredLevel: GroupDefinition['requiredLevel']): GroupDefinition {
@@ -26,36 +28,46 @@ describe('level filtering', () => {
     script('all/c.py', 'viewer'),
     script('all/d.py', 'admin'),
   ];
+  const indexOf = (g: GroupDefinition[], s: ScriptDefinition[]) => {
+    const index = new CatalogIndex();
+    index.applySnapshot({ groups: g, scripts: s.map((definition) => ({ definition, source: '' })) });
+    return index;
+  };
 
-  it('levelsUpTo and canSee follow the level order', () => {
-    assert.deepEqual(levelsUpTo('operator'), ['viewer', 'operator']);
-    assert.deepEqual(levelsUpTo('admin'), ['viewer', 'operator', 'developer', 'admin']);
+  it('canSee follows the level order and never shows an unknown level', () => {
     assert.equal(canSee('developer', 'operator'), true);
     assert.equal(canSee('operator', 'developer'), false);
     assert.equal(canSee('admin', 'superuser'), false);
   });
 
-  it('shows each caller only the groups and script counts at or below their level', () => {
-    const view = (level: Parameters<typeof visibleGroups>[2]) =>
-      visibleGroups(groups, scripts, level, 'en').map((g) => `${g.id}:${g.scriptCount}`);
+  it('shows each caller only the groups and script counts at or below their level, also after a change', () => {
+    const index = indexOf(groups, scripts);
+    const view = (level: Level) => index.visibleGroups(level, 'en').map((g) => `${g.id}:${g.scriptCount}`);
     assert.deepEqual(view('viewer'), ['all:1']);
     assert.deepEqual(view('operator'), ['all:1', 'ops:1']);
     assert.deepEqual(view('developer'), ['all:1', 'ops:2']);
     assert.deepEqual(view('admin'), ['admin:1', 'all:2', 'ops:2']);
+    // A rescan of one group adds a script: the lists built before are not served again.
+    index.applySnapshot({ groups: [group('all', 'viewer')], scripts: [script('all/c.py', 'viewer'), script('all/e.py', 'viewer')].map((definition) => ({ definition, source: '' })) }, ['all']);
+    assert.deepEqual(view('viewer'), ['all:2']);
+    assert.deepEqual(view('admin'), ['admin:1', 'all:2', 'ops:2']);
   });
 
   it('answers in the requested language, falling back to English', () => {
-    const [first] = visibleGroups([group('ops', 'viewer')], [], 'viewer', 'es');
+    const [first] = indexOf([group('ops', 'viewer')], []).visibleGroups('viewer', 'es');
     assert.equal(first.name, 'es-ops');
     assert.equal(first.description, 'about ops');
   });
 });
 
-describe('matchesQuery', () => {
+describe('text search', () => {
   const s = script('g/backup.py', 'viewer', { name: { en: 'System Backup', es: 'Copia' }, description: { en: 'Archive data', es: 'Archiva datos' }, tags: ['Storage'] });
+  const index = new CatalogIndex();
+  index.applySnapshot({ groups: [group('g', 'viewer')], scripts: [{ definition: s, source: '' }] });
+  const matches = (query: string, language: Language) => index.find({ level: 'viewer', language, query }).length === 1;
   it('matches name, description, tags and file, ignoring case', () => {
-    for (const q of ['', 'system', 'ARCHIVE', 'storage', 'backup.py', 'copia', 'datos']) assert.equal(matchesQuery(s, q, 'es'), true, q);
-    assert.equal(matchesQuery(s, 'nothing', 'en'), false);
+    for (const q of ['', 'system', 'ARCHIVE', 'storage', 'backup.py', 'copia', 'datos']) assert.equal(matches(q, 'es'), true, q);
+    assert.equal(matches('nothing', 'en'), false);
   });
 });
 

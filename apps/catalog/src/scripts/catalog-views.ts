@@ -1,15 +1,10 @@
-import { LANGUAGES, LEVELS, isLevel, levelAtLeast, type Language, type Level } from '#contracts/levels.js';
+import { LANGUAGES, isLevel, levelAtLeast, type Language, type Level } from '#contracts/levels.js';
 import type { Group, Script } from '#contracts/generated/scriptorium/catalog/v1/catalog.js';
 import { localize, type Localized } from '../discovery/localized.js';
 import type { GroupDefinition, ScriptDefinition } from '../discovery/loader.js';
 import { buildParametersSchema } from '../discovery/parameters.js';
 
 /** Pure functions turning stored definitions into API messages, filtered by the caller's level. */
-
-/** The levels whose holders `level` may see: every level at or below it. */
-export function levelsUpTo(level: Level): Level[] {
-  return LEVELS.filter((l) => levelAtLeast(level, l));
-}
 
 /** True when a caller at `callerLevel` may see something requiring `required` (unknown levels are never visible). */
 export function canSee(callerLevel: Level, required: string): boolean {
@@ -35,37 +30,6 @@ export function localizedMap(text: Localized | undefined): Record<string, string
   const map: Record<string, string> = {};
   for (const language of LANGUAGES) if (text?.[language] !== undefined) map[language] = text[language]!;
   return map;
-}
-
-/** The groups a caller may see, each with the number of scripts the caller may see in it. */
-export function visibleGroups(
-  groups: GroupDefinition[],
-  scripts: { groupId: string; requiredLevel: string }[],
-  callerLevel: Level,
-  language: Language,
-): Group[] {
-  return groups
-    .filter((g) => canSee(callerLevel, g.requiredLevel))
-    .map((g) =>
-      groupMessage(g, scripts.filter((s) => s.groupId === g.id && canSee(callerLevel, s.requiredLevel)).length, language),
-    )
-    .sort((a, b) => a.name.localeCompare(b.name));
-}
-
-/** Case-insensitive match of `query` on the name, description (requested language and English), file and tags. */
-export function matchesQuery(script: ScriptDefinition, query: string, language: Language): boolean {
-  const needle = query.trim().toLowerCase();
-  if (!needle) return true;
-  const haystack = [
-    localize(script.name, language),
-    localize(script.name, 'en'),
-    localize(script.description, language),
-    localize(script.description, 'en'),
-    script.file,
-    script.category,
-    ...script.tags,
-  ];
-  return haystack.some((text) => text.toLowerCase().includes(needle));
 }
 
 /** The Script message; `source` (GetScript only) adds the runtime block. */
