@@ -136,6 +136,23 @@ describe('execution service', { concurrency: false }, () => {
     assert.equal((await finished(next.id)).state, 'succeeded', 'the restarted service runs new work');
   });
 
+  test('output printed while logging is down is stored once it is back: no line lost or doubled', async () => {
+    const run = await api.run('testing/sleeper.py', { seconds: 2.4 });
+    const log = async () => (await api.get(`/api/v1/executions/${run.id}/log?format=text`)).body as string;
+    await waitFor(async () => /tick 2\n/.test(await log()), 5000, 'the first ticks to be stored');
+    await stack.kill('logging', 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 1000)); // ticks printed now reach no logging replica
+    await stack.restart('logging');
+    assert.equal((await finished(run.id)).state, 'succeeded');
+    const stored = await waitFor(async () => {
+      const text = await log();
+      return /tick 1[0-9]\n/.test(text) && (await api.get(`/api/v1/executions/${run.id}/log`)).body.complete ? text : undefined;
+    }, 20_000, 'the whole log, complete');
+    const ticks = [...stored.matchAll(/^tick (\d+)$/gm)].map((m) => Number(m[1]));
+    assert.ok(ticks.length >= 10, `ticks stored: ${ticks.join(',')}`);
+    assert.deepEqual(ticks, ticks.map((_, i) => i + 1), 'every tick once, in order');
+  });
+
   test('too many submissions get 429 with Retry-After, and so does a full queue', async () => {
     await stack.kill('execution', 'SIGTERM');
     await stack.restart('execution', { RUN_SUBMISSIONS_PER_MINUTE: '3' });

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { AckPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { EventEnvelope, EventMap } from '#contracts/events.js';
+import { DURABLE_STREAM, DURABLE_SUBJECTS } from '#contracts/subjects.js';
 import { rootLogger } from './logger.js';
 
 export type EventSubject = keyof EventMap;
@@ -81,22 +83,62 @@ export class InProcessEventBus extends EventBus {
   }
 }
 
-/** The distributed bus over NATS core subjects, JSON-encoded. */
+/** How long the durable stream keeps an event nobody acknowledged (a consumer that stays down this long loses it). */
+const DURABLE_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+/** Redelivery of an event whose handler neither finished nor failed (its replica died mid-way). */
+const DURABLE_ACK_WAIT_MS = 10_000;
+
+/**
+ * The distributed bus over NATS, JSON-encoded: core subjects, plus JetStream for the
+ * `DURABLE_SUBJECTS`. Those are stored in a work-queue stream before they count as
+ * published, and their queue subscribers are durable consumers (one per queue and
+ * subject, shared by the replicas) that acknowledge an event only when its handler's
+ * promise resolves, so an event survives its consumer being down or crashing mid-way
+ * (handlers are idempotent: events can come twice). A plain subscriber of a durable
+ * subject still gets each event as it is published, without acknowledging it.
+ */
 export class NatsEventBus extends EventBus {
-  private constructor(private readonly connection: NatsConnection) {
+  private readonly consumers: ConsumerMessages[] = [];
+
+  private constructor(
+    private readonly connection: NatsConnection,
+    private readonly js: JetStreamClient,
+  ) {
     super();
   }
 
   static async connect(url: string, name: string): Promise<NatsEventBus> {
     const connection = await connect({ servers: url, name, maxReconnectAttempts: -1 });
-    return new NatsEventBus(connection);
+    try {
+      const manager = await jetstreamManager(connection);
+      const config = {
+        subjects: [...DURABLE_SUBJECTS],
+        retention: RetentionPolicy.Workqueue,
+        storage: StorageType.File,
+        max_age: nanos(DURABLE_MAX_AGE_MS),
+        discard: DiscardPolicy.Old,
+      };
+      await manager.streams.add({ name: DURABLE_STREAM, ...config }).catch(async (error: Error) => {
+        // Already there (another service made it): bring its settings up to date.
+        if (!/already in use|exists/i.test(error.message)) throw error;
+        await manager.streams.update(DURABLE_STREAM, config);
+      });
+    } catch (error) {
+      await connection.close();
+      throw new Error(`NATS at ${url} has no usable JetStream (${(error as Error).message}); start nats-server with JetStream enabled (-js)`);
+    }
+    return new NatsEventBus(connection, jetstream(connection));
   }
 
   publish<S extends EventSubject>(subject: S, body: EventBody<S>): void {
-    this.connection.publish(subject, JSON.stringify(envelope(body)));
+    const data = JSON.stringify(envelope(body));
+    if (!DURABLE_SUBJECTS.includes(subject)) return this.connection.publish(subject, data);
+    // Publishes on one connection keep their order; the acknowledgement only reports a failure.
+    this.js.publish(subject, data).catch((error: Error) => rootLogger().error({ subject, err: error }, 'a durable event could not be stored in JetStream'));
   }
 
   subscribe<S extends EventSubject>(subject: S, handler: EventHandler<S>, options: SubscribeOptions = {}): () => void {
+    if (options.queue && DURABLE_SUBJECTS.includes(subject)) return this.consume(subject, handler, options.queue);
     const subscription = this.connection.subscribe(subject, {
       queue: options.queue,
       callback: (error, message) => {
@@ -105,6 +147,51 @@ export class NatsEventBus extends EventBus {
       },
     });
     return () => subscription.unsubscribe();
+  }
+
+  /** A durable consumer for a queue: each event acknowledged once handled, redelivered when its handler fails. */
+  private consume<S extends EventSubject>(subject: S, handler: EventHandler<S>, queue: string): () => void {
+    const durable = `${queue}-${subject}`.replace(/[^A-Za-z0-9_-]/g, '_');
+    let messages: ConsumerMessages | undefined;
+    let stopped = false;
+    const started = (async () => {
+      const manager = await this.js.jetstreamManager();
+      await manager.consumers.add(DURABLE_STREAM, {
+        durable_name: durable,
+        filter_subject: subject,
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: nanos(DURABLE_ACK_WAIT_MS),
+        max_ack_pending: 10_000,
+      });
+      const consumer = await this.js.consumers.get(DURABLE_STREAM, durable);
+      messages = await consumer.consume({ max_messages: 1000 });
+      this.consumers.push(messages);
+      if (stopped) return void messages.stop();
+      for await (const message of messages) {
+        let event: EventMap[S];
+        try {
+          event = message.json<EventMap[S]>();
+        } catch (error) {
+          logHandlerError(subject, error);
+          message.term(); // not an event: never redeliver it
+          continue;
+        }
+        Promise.resolve()
+          .then(() => handler(event))
+          .then(
+            () => message.ack(),
+            (error) => {
+              logHandlerError(subject, error);
+              message.nak(1000);
+            },
+          );
+      }
+    })();
+    started.catch((error) => rootLogger().error({ subject, queue, err: error }, 'durable consumer failed'));
+    return () => {
+      stopped = true;
+      messages?.stop();
+    };
   }
 
   isHealthy(): boolean {
@@ -116,6 +203,7 @@ export class NatsEventBus extends EventBus {
   }
 
   async close(): Promise<void> {
+    for (const messages of this.consumers) messages.stop();
     if (!this.connection.isClosed()) await this.connection.drain();
   }
 }

@@ -26,3 +26,13 @@ export const Subjects = {
 } as const;
 
 export type Subject = (typeof Subjects)[keyof typeof Subjects];
+
+/**
+ * Events that must survive an outage of their consumer: on NATS they go through the
+ * JetStream stream `DURABLE_STREAM` and their queue subscriber acknowledges each one
+ * only once it has handled it (stored the lines, registered the log, recorded the
+ * audit entry), so a consumer that was down gets what it missed when it is back.
+ * Plain subscribers (live tails) still see them as they are published.
+ */
+export const DURABLE_SUBJECTS: readonly Subject[] = [Subjects.runCreated, Subjects.outputProduced, Subjects.auditActionPerformed];
+export const DURABLE_STREAM = 'SCRIPTORIUM_DURABLE_EVENTS';

@@ -16,6 +16,8 @@ interface PendingBatch {
   userId: string;
   lines: OutputLine[];
   final: boolean;
+  /** The events merged into this batch, told when it is stored (or failed to be). */
+  waiting: { stored: () => void; failed: (error: unknown) => void }[];
 }
 
 /**
@@ -52,15 +54,19 @@ export class LogStore implements OnModuleInit, OnModuleDestroy {
     );
   }
 
-  private accept(event: OutputProducedEvent) {
-    const batch = this.pending.get(event.executionId);
-    if (batch) {
-      batch.lines.push(...event.lines);
-      batch.final ||= event.final;
-    } else {
-      this.pending.set(event.executionId, { userId: event.userId, lines: [...event.lines], final: event.final });
-    }
-    if (!this.writing.has(event.executionId)) void this.drain(event.executionId);
+  /** Resolves once the event's lines are stored (the bus acknowledges a durable event then, not before). */
+  private accept(event: OutputProducedEvent): Promise<void> {
+    return new Promise((stored, failed) => {
+      const batch = this.pending.get(event.executionId);
+      if (batch) {
+        batch.lines.push(...event.lines);
+        batch.final ||= event.final;
+        batch.waiting.push({ stored, failed });
+      } else {
+        this.pending.set(event.executionId, { userId: event.userId, lines: [...event.lines], final: event.final, waiting: [{ stored, failed }] });
+      }
+      if (!this.writing.has(event.executionId)) void this.drain(event.executionId);
+    });
   }
 
   private async drain(executionId: string) {
@@ -68,7 +74,12 @@ export class LogStore implements OnModuleInit, OnModuleDestroy {
     try {
       for (let batch = this.pending.get(executionId); batch; batch = this.pending.get(executionId)) {
         this.pending.delete(executionId);
-        await this.write(executionId, batch);
+        try {
+          await this.write(executionId, batch);
+          for (const w of batch.waiting) w.stored();
+        } catch (error) {
+          for (const w of batch.waiting) w.failed(error);
+        }
       }
     } finally {
       this.writing.delete(executionId);
