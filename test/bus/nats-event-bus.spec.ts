@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { NatsEventBus } from '#common/bus.js';
+import { Subjects } from '#contracts/subjects.js';
+import { freePort, waitFor } from '../harness/net.js';
+import { startNats, type TestNats } from '../harness/postgres.js';
+
+const batch = (executionId: string, sequence: number) => ({
+  executionId,
+  userId: 'u-1',
+  lines: [{ sequence, stream: 'stdout' as const, text: `line ${sequence}`, timestamp: new Date().toISOString() }],
+  final: false,
+});
+
+describe('NATS event bus', { timeout: 60_000 }, () => {
+  let nats: TestNats;
+  const buses: NatsEventBus[] = [];
+  const bus = async (name: string) => {
+    const connected = await NatsEventBus.connect(nats.url, name);
+    buses.push(connected);
+    return connected;
+  };
+
+  before(async () => {
+    nats = await startNats();
+  });
+  after(async () => {
+    for (const b of buses) await b.close();
+    await nats?.stop();
+  });
+
+  test('a durable event published while its consumer is away reaches it when it subscribes; plain subscribers see it at once', async () => {
+    const producer = await bus('producer');
+    const live: number[] = [];
+    producer.subscribe(Subjects.outputProduced, (e) => void live.push(e.lines[0].sequence));
+    for (let i = 1; i <= 3; i++) producer.publish(Subjects.outputProduced, batch('exec-away', i));
+    await waitFor(() => live.length === 3, 5000, 'the plain subscriber to see the three batches');
+
+    const consumer = await bus('logging-1');
+    const stored: number[] = [];
+    consumer.subscribe(Subjects.outputProduced, async (e) => void stored.push(e.lines[0].sequence), { queue: 'logging' });
+    await waitFor(() => stored.length === 3, 5000, 'the durable consumer to get what it missed');
+    assert.deepEqual(stored, [1, 2, 3]);
+  });
+
+  test('an event whose handler fails is delivered again; one handled is not', async () => {
+    // Each durable subject has one queue (the stream is a work queue): this one is the audit trail's.
+    const producer = await bus('producer-2');
+    const consumer = await bus('auth-1');
+    const attempts = new Map<string, number>();
+    consumer.subscribe(
+      Subjects.auditActionPerformed,
+      async (e) => {
+        const n = (attempts.get(e.targetId) ?? 0) + 1;
+        attempts.set(e.targetId, n);
+        if (e.targetId === 'flaky' && n === 1) throw new Error('the database is away');
+      },
+      { queue: 'auth-audit' },
+    );
+    const audit = (targetId: string) => ({ service: 'test', action: 'test.done', outcome: 'success' as const, actorId: '', actorUsername: '', targetType: 'thing', targetId });
+    producer.publish(Subjects.auditActionPerformed, audit('flaky'));
+    producer.publish(Subjects.auditActionPerformed, audit('fine'));
+    await waitFor(() => attempts.get('flaky') === 2, 10_000, 'the failed event to come again');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(attempts.get('fine'), 1, 'a handled event is acknowledged, not redelivered');
+    assert.equal(attempts.get('flaky'), 2);
+  });
+
+  test('a NATS server without JetStream is refused with a message saying how to fix it', async () => {
+    const port = await freePort();
+    const plain = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+    try {
+      const refusal = await waitFor(
+        () =>
+          NatsEventBus.connect(`nats://127.0.0.1:${port}`, 'probe').then(
+            (connected) => connected.close().then(() => new Error('connected')),
+            (error: Error) => (/refused/i.test(error.message) ? undefined : error), // not listening yet
+          ),
+        5000,
+        'the server to answer',
+      );
+      assert.match(refusal.message, /has no usable JetStream.*-js/);
+    } finally {
+      plain.kill();
+    }
+  });
+});
