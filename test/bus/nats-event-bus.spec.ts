@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { NatsEventBus } from '#common/bus.js';
-import { Subjects } from '#contracts/subjects.js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, nanos } from '@nats-io/transport-node';
+import { DURABLE_STREAM, Subjects } from '#contracts/subjects.js';
 import { freePort, waitFor } from '../harness/net.js';
 import { startNats, type TestNats } from '../harness/postgres.js';
 
@@ -65,6 +67,20 @@ describe('NATS event bus', { timeout: 60_000 }, () => {
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(attempts.get('fine'), 1, 'a handled event is acknowledged, not redelivered');
     assert.equal(attempts.get('flaky'), 2);
+  });
+
+  test('a durable stream left with other settings (an older version) is brought up to date at connect', async () => {
+    const connection = await connect({ servers: nats.url });
+    try {
+      const manager = await jetstreamManager(connection);
+      await manager.streams.update(DURABLE_STREAM, { max_age: nanos(3600_000), max_bytes: 1024 * 1024 });
+      await bus('upgraded');
+      const { config } = await manager.streams.info(DURABLE_STREAM);
+      assert.equal(config.max_age, nanos(7 * 24 * 3600_000));
+      assert.equal(config.max_bytes, 1024 ** 3);
+    } finally {
+      await connection.close();
+    }
   });
 
   test('a NATS server without JetStream is refused with a message saying how to fix it', async () => {

@@ -83,8 +83,9 @@ export class InProcessEventBus extends EventBus {
   }
 }
 
-/** How long the durable stream keeps an event nobody acknowledged (a consumer that stays down this long loses it). */
+/** How long, and up to what size, the durable stream keeps events nobody acknowledged (beyond, the oldest go). */
 const DURABLE_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+const DURABLE_MAX_BYTES = 1024 ** 3;
 /** Redelivery of an event whose handler neither finished nor failed (its replica died mid-way). */
 const DURABLE_ACK_WAIT_MS = 10_000;
 
@@ -116,6 +117,7 @@ export class NatsEventBus extends EventBus {
         retention: RetentionPolicy.Workqueue,
         storage: StorageType.File,
         max_age: nanos(DURABLE_MAX_AGE_MS),
+        max_bytes: DURABLE_MAX_BYTES,
         discard: DiscardPolicy.Old,
       };
       await manager.streams.add({ name: DURABLE_STREAM, ...config }).catch(async (error: Error) => {
