@@ -44,6 +44,7 @@ describe('NATS event bus', { timeout: 60_000 }, () => {
     consumer.subscribe(Subjects.outputProduced, async (e) => void stored.push(e.lines[0].sequence), { queue: 'logging' });
     await waitFor(() => stored.length === 3, 5000, 'the durable consumer to get what it missed');
     assert.deepEqual(stored, [1, 2, 3]);
+    await consumer.close(); // later tests bind the same durable consumer
   });
 
   test('an event whose handler fails is delivered again; one handled is not', async () => {
@@ -69,15 +70,24 @@ describe('NATS event bus', { timeout: 60_000 }, () => {
     assert.equal(attempts.get('flaky'), 2);
   });
 
-  test('a durable stream left with other settings (an older version) is brought up to date at connect', async () => {
+  test('a durable stream and consumer left with other settings (an older version) are brought up to date', async () => {
     const connection = await connect({ servers: nats.url });
     try {
       const manager = await jetstreamManager(connection);
       await manager.streams.update(DURABLE_STREAM, { max_age: nanos(3600_000), max_bytes: 1024 * 1024 });
-      await bus('upgraded');
+      const durable = 'logging-scriptorium_execution_output_produced'; // made by the first test
+      await manager.consumers.update(DURABLE_STREAM, durable, { ack_wait: nanos(60_000), max_ack_pending: 5 });
+      const upgraded = await bus('upgraded');
       const { config } = await manager.streams.info(DURABLE_STREAM);
       assert.equal(config.max_age, nanos(7 * 24 * 3600_000));
       assert.equal(config.max_bytes, 1024 ** 3);
+      const got: number[] = [];
+      upgraded.subscribe(Subjects.outputProduced, async (e) => void got.push(e.lines[0].sequence), { queue: 'logging' });
+      upgraded.publish(Subjects.outputProduced, batch('exec-upgraded', 7));
+      await waitFor(() => got.includes(7), 5000, 'the updated consumer to deliver');
+      const consumer = await manager.consumers.info(DURABLE_STREAM, durable);
+      assert.equal(consumer.config.ack_wait, nanos(10_000));
+      assert.equal(consumer.config.max_ack_pending, 10_000);
     } finally {
       await connection.close();
     }

@@ -158,12 +158,11 @@ export class NatsEventBus extends EventBus {
     let stopped = false;
     const started = (async () => {
       const manager = await this.js.jetstreamManager();
-      await manager.consumers.add(DURABLE_STREAM, {
-        durable_name: durable,
-        filter_subject: subject,
-        ack_policy: AckPolicy.Explicit,
-        ack_wait: nanos(DURABLE_ACK_WAIT_MS),
-        max_ack_pending: 10_000,
+      const settings = { ack_wait: nanos(DURABLE_ACK_WAIT_MS), max_ack_pending: 10_000 };
+      await manager.consumers.add(DURABLE_STREAM, { durable_name: durable, filter_subject: subject, ack_policy: AckPolicy.Explicit, ...settings }).catch(async (error: Error) => {
+        // Made by an older version with other settings: bring them up to date.
+        if (!/already exists|already in use/i.test(error.message)) throw error;
+        await manager.consumers.update(DURABLE_STREAM, durable, settings);
       });
       const consumer = await this.js.consumers.get(DURABLE_STREAM, durable);
       messages = await consumer.consume({ max_messages: 1000 });
