@@ -29,12 +29,16 @@ function envelope<S extends EventSubject>(body: EventBody<S>): EventMap[S] {
   return { eventId: randomUUID(), occurredAt: new Date().toISOString(), ...body } as EventMap[S];
 }
 
-function invoke(subject: string, handler: (event: never) => void | Promise<void>, event: unknown) {
-  try {
-    const result = handler(event as never);
-    if (result instanceof Promise) result.catch((error) => logHandlerError(subject, error));
-  } catch (error) {
+/** Calls a handler at once; resolves true when it handled the event, false (logged) when it failed. */
+function handle(subject: string, handler: (event: never) => void | Promise<void>, event: unknown): Promise<boolean> {
+  const failed = (error: unknown) => {
     logHandlerError(subject, error);
+    return false;
+  };
+  try {
+    return Promise.resolve(handler(event as never)).then(() => true, failed);
+  } catch (error) {
+    return Promise.resolve(failed(error));
   }
 }
 
@@ -57,14 +61,14 @@ export class InProcessEventBus extends EventBus {
     const subscribers = this.subscriptions.get(subject) ?? [];
     const queues = new Map<string, LocalSubscription[]>();
     for (const subscription of subscribers) {
-      if (!subscription.queue) invoke(subject, subscription.handler, event);
+      if (!subscription.queue) void handle(subject, subscription.handler, event);
       else queues.set(subscription.queue, [...(queues.get(subscription.queue) ?? []), subscription]);
     }
     for (const [queue, members] of queues) {
       const key = `${subject}|${queue}`;
       const index = (this.nextInQueue.get(key) ?? 0) % members.length;
       this.nextInQueue.set(key, index + 1);
-      invoke(subject, members[index].handler, event);
+      void handle(subject, members[index].handler, event);
     }
   }
 
@@ -88,6 +92,17 @@ const DURABLE_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 const DURABLE_MAX_BYTES = 1024 ** 3;
 /** Redelivery of an event whose handler neither finished nor failed (its replica died mid-way). */
 const DURABLE_ACK_WAIT_MS = 10_000;
+
+/**
+ * Creates a JetStream stream or consumer; one that exists already (made by another service,
+ * or by an older version with other settings) gets the current settings instead.
+ */
+async function createOrUpdate(create: () => Promise<unknown>, update: () => Promise<unknown>): Promise<void> {
+  await create().catch(async (error: Error) => {
+    if (!/already in use|already exists/i.test(error.message)) throw error;
+    await update();
+  });
+}
 
 /**
  * The distributed bus over NATS, JSON-encoded: core subjects, plus JetStream for the
@@ -120,11 +135,10 @@ export class NatsEventBus extends EventBus {
         max_bytes: DURABLE_MAX_BYTES,
         discard: DiscardPolicy.Old,
       };
-      await manager.streams.add({ name: DURABLE_STREAM, ...config }).catch(async (error: Error) => {
-        // Already there (another service made it): bring its settings up to date.
-        if (!/already in use|exists/i.test(error.message)) throw error;
-        await manager.streams.update(DURABLE_STREAM, config);
-      });
+      await createOrUpdate(
+        () => manager.streams.add({ name: DURABLE_STREAM, ...config }),
+        () => manager.streams.update(DURABLE_STREAM, config),
+      );
     } catch (error) {
       await connection.close();
       throw new Error(`NATS at ${url} has no usable JetStream (${(error as Error).message}); start nats-server with JetStream enabled (-js)`);
@@ -145,7 +159,7 @@ export class NatsEventBus extends EventBus {
       queue: options.queue,
       callback: (error, message) => {
         if (error) return logHandlerError(subject, error);
-        invoke(subject, handler as LocalSubscription['handler'], message.json());
+        void handle(subject, handler as LocalSubscription['handler'], message.json());
       },
     });
     return () => subscription.unsubscribe();
@@ -159,11 +173,10 @@ export class NatsEventBus extends EventBus {
     const started = (async () => {
       const manager = await this.js.jetstreamManager();
       const settings = { ack_wait: nanos(DURABLE_ACK_WAIT_MS), max_ack_pending: 10_000 };
-      await manager.consumers.add(DURABLE_STREAM, { durable_name: durable, filter_subject: subject, ack_policy: AckPolicy.Explicit, ...settings }).catch(async (error: Error) => {
-        // Made by an older version with other settings: bring them up to date.
-        if (!/already exists|already in use/i.test(error.message)) throw error;
-        await manager.consumers.update(DURABLE_STREAM, durable, settings);
-      });
+      await createOrUpdate(
+        () => manager.consumers.add(DURABLE_STREAM, { durable_name: durable, filter_subject: subject, ack_policy: AckPolicy.Explicit, ...settings }),
+        () => manager.consumers.update(DURABLE_STREAM, durable, settings),
+      );
       const consumer = await this.js.consumers.get(DURABLE_STREAM, durable);
       messages = await consumer.consume({ max_messages: 1000 });
       this.consumers.push(messages);
@@ -177,15 +190,7 @@ export class NatsEventBus extends EventBus {
           message.term(); // not an event: never redeliver it
           continue;
         }
-        Promise.resolve()
-          .then(() => handler(event))
-          .then(
-            () => message.ack(),
-            (error) => {
-              logHandlerError(subject, error);
-              message.nak(1000);
-            },
-          );
+        void handle(subject, handler as LocalSubscription['handler'], event).then((handled) => (handled ? message.ack() : message.nak(1000)));
       }
     })();
     started.catch((error) => rootLogger().error({ subject, queue, err: error }, 'durable consumer failed'));
