@@ -14,7 +14,7 @@ import { podNameFor } from '../runtime/kubernetes/pod-manifest.js';
 import { OutputPump } from '../runtime/output-pump.js';
 import { ScriptRuntime, type RunExit, type RunHandle } from '../runtime/script-runtime.js';
 import { ExecutionRecord, type StoredLogCursor } from './execution.entity.js';
-import { RunStateStore } from './run-state.store.js';
+import { activeRunsWhere, RunStateStore, type ClaimOnCreate } from './run-state.store.js';
 import { moveSessionToPort } from '../sessions/session-port.js';
 
 const POLL_MS = 1000;
@@ -125,17 +125,13 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
   /**
    * Promises a slot of this replica to a run being submitted here, so it can be stored
    * already claimed (see RunStateStore.create) and start at once: no trip through the
-   * queue. False when no slot is free or claiming has not begun. Each reservation ends
-   * with `settle`.
+   * queue. Undefined when no slot is free or claiming has not begun. Each reservation
+   * ends with `settle`.
    */
-  reserveSlot(): boolean {
-    if (!this.claimingStarted || this.destroyed || this.active.size + this.reserved >= this.config.MAX_CONCURRENT_RUNS) return false;
+  reserveSlot(): ClaimOnCreate | undefined {
+    if (!this.claimingStarted || this.destroyed || this.active.size + this.reserved >= this.config.MAX_CONCURRENT_RUNS) return undefined;
     this.reserved++;
-    return true;
-  }
-
-  /** What a run stored already claimed must satisfy, as the claim loop does. */
-  claimLimits() {
+    // What the stored run must satisfy, as the claim loop does.
     return { instanceId: this.config.INSTANCE_ID, maxRunsPerUser: this.config.MAX_RUNS_PER_USER, maxRunsPerScript: this.config.MAX_RUNS_PER_SCRIPT };
   }
 
@@ -181,9 +177,9 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
        ), ranked AS (
          SELECT l.id, l.created_at,
            row_number() OVER (PARTITION BY l.user_id ORDER BY l.created_at)
-             + (SELECT count(*) FROM execution.executions a WHERE a.state IN ('starting', 'running') AND a.user_id = l.user_id) AS user_slot,
+             + ${activeRunsWhere('user_id', 'l.user_id')} AS user_slot,
            row_number() OVER (PARTITION BY l.script_id ORDER BY l.created_at)
-             + (SELECT count(*) FROM execution.executions a WHERE a.state IN ('starting', 'running') AND a.script_id = l.script_id) AS script_slot
+             + ${activeRunsWhere('script_id', 'l.script_id')} AS script_slot
          FROM locked l
        )
        SELECT id FROM ranked WHERE ($2 = 0 OR user_slot <= $2) AND ($3 = 0 OR script_slot <= $3) ORDER BY created_at LIMIT $1`,

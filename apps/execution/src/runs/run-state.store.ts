@@ -24,6 +24,18 @@ const COLUMNS: Record<keyof RunPatch, string> = {
   launchSpec: 'launch_spec',
 };
 
+/** SQL counting the active runs (what the per-user and per-script limits count) whose `column` equals `value` (an SQL expression). */
+export function activeRunsWhere(column: 'user_id' | 'script_id', value: string): string {
+  return `(SELECT count(*) FROM execution.executions a WHERE a.state IN ('starting', 'running') AND a.${column} = ${value})`;
+}
+
+/** A replica's reservation for a new run: store it claimed by `instanceId` if these limits allow. */
+export interface ClaimOnCreate {
+  instanceId: string;
+  maxRunsPerUser: number;
+  maxRunsPerScript: number;
+}
+
 export function snapshotOf(run: ExecutionRecord): RunSnapshot {
   return {
     executionId: run.id,
@@ -88,7 +100,7 @@ export class RunStateStore {
    * replica with its transition row, so it starts without a trip through the queue. One
    * statement either way; announces the run (created, and updated when claimed).
    */
-  async create(run: ExecutionRecord, claimFor?: { instanceId: string; maxRunsPerUser: number; maxRunsPerScript: number }): Promise<ExecutionRecord> {
+  async create(run: ExecutionRecord, claimFor?: ClaimOnCreate): Promise<ExecutionRecord> {
     const metadata = this.db.getRepository(ExecutionRecord).metadata;
     const columns: string[] = [];
     const values: unknown[] = [claimFor?.instanceId ?? null, claimFor?.maxRunsPerUser ?? 0, claimFor?.maxRunsPerScript ?? 0, run.userId, run.scriptId];
@@ -103,8 +115,8 @@ export class RunStateStore {
       `WITH decision AS (
          SELECT $1::text IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM execution.executions WHERE state = 'queued')
-           AND ($2 = 0 OR (SELECT count(*) FROM execution.executions WHERE state IN ('starting', 'running') AND user_id = $4) < $2)
-           AND ($3 = 0 OR (SELECT count(*) FROM execution.executions WHERE state IN ('starting', 'running') AND script_id = $5) < $3) AS claimed
+           AND ($2 = 0 OR ${activeRunsWhere('user_id', '$4')} < $2)
+           AND ($3 = 0 OR ${activeRunsWhere('script_id', '$5')} < $3) AS claimed
        ), inserted AS (
          INSERT INTO execution.executions (${columns.join(', ')}, state, owner_instance)
          SELECT ${placeholders.join(', ')}, CASE WHEN d.claimed THEN 'starting' ELSE 'queued' END, CASE WHEN d.claimed THEN $1::text END

@@ -178,7 +178,7 @@ export class RunsService {
     const reserved = this.dispatcher.reserveSlot();
     let created: ExecutionRecord;
     try {
-      created = await this.state.create(record, reserved ? this.dispatcher.claimLimits() : undefined);
+      created = await this.state.create(record, reserved);
     } catch (error) {
       if (reserved) this.dispatcher.settle(undefined);
       if (session) await this.sessions.discard(session.id);
