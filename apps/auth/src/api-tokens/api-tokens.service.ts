@@ -5,6 +5,7 @@ import type { DataSource } from 'typeorm';
 import { API_TOKEN_PREFIX, isApiToken, type ApiTokenIdentity } from '#common/auth.js';
 import { failedPrecondition, invalidArgument, notFound, unauthenticated } from '#common/errors.js';
 import { isLevel, levelAtLeast, LEVELS, type Level } from '#contracts/levels.js';
+import { isUuid } from '#common/ids.js';
 
 export const DEFAULT_TOKEN_DAYS = 90;
 export const MAX_TOKEN_DAYS = 365;
@@ -55,7 +56,6 @@ const toRecord = (r: Row): ApiTokenRecord => ({
 });
 
 const lower = (a: Level, b: Level): Level => (levelAtLeast(a, b) ? b : a);
-const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
 
 /**
  * Personal API tokens: `sct_` + 32 random bytes (base64url). Only the sha256 of a token

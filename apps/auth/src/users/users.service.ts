@@ -5,6 +5,7 @@ import { conflict, invalidArgument, notFound, type FieldErrors } from '#common/e
 import { isLanguage, isLevel, LANGUAGES, LEVELS, THEMES, type Language, type Theme } from '#contracts/levels.js';
 import { checkPasswordRules, hashPassword } from './passwords.js';
 import { UserRecord } from './user.entity.js';
+import { isUuid } from '#common/ids.js';
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
 /** Deliberately plain: no quotes, angle brackets or spaces (nothing a template or a query could mistake for code). */
@@ -48,7 +49,7 @@ export class UsersService {
   constructor(@InjectRepository(UserRecord) private readonly users: Repository<UserRecord>) {}
 
   async get(id: string): Promise<UserRecord> {
-    const user = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? await this.users.findOneBy({ id, deletedAt: IsNull() }) : null;
+    const user = isUuid(id) ? await this.users.findOneBy({ id, deletedAt: IsNull() }) : null;
     if (!user) throw notFound(`User ${JSON.stringify(id)} does not exist`);
     return user;
   }

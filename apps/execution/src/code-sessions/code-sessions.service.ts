@@ -6,10 +6,11 @@ import { In, type Repository } from 'typeorm';
 import { requireLevel, type Caller } from '#common/auth.js';
 import { DomainError, failedPrecondition, invalidArgument, notFound, permissionDenied } from '#common/errors.js';
 import { CODE_SESSION_SETTINGS, type CodeSessionSettings } from '../projects/projects.config.js';
-import { CODE_SESSIONS_GROUP, isUuid, ProjectsService } from '../projects/projects.service.js';
+import { CODE_SESSIONS_GROUP, ProjectsService } from '../projects/projects.service.js';
 import { ExecutionRecord } from '../runs/execution.entity.js';
 import { RunsService } from '../runs/runs.service.js';
 import { CODE_LANGUAGES, CodeSessionRecord, codeSessionScriptId, type CodeLanguage } from './code-session.entity.js';
+import { isUuid } from '#common/ids.js';
 
 const ACTIVE_STATES = ['queued', 'starting', 'running'] as const;
 const FILE_NAMES: Record<CodeLanguage, string> = { python: 'main.py', bash: 'main.sh', javascript: 'main.mjs' };

@@ -17,13 +17,13 @@ import type { ExecutionConfig } from '../execution.config.js';
 import { ActiveProjectRecord, ProjectRecord } from './project.entity.js';
 import { PROJECT_SETTINGS, type ProjectSettings } from './projects.config.js';
 import { confine, missing, type ConfinedPath } from './safe-path.js';
+import { isUuid } from '#common/ids.js';
 
 /** Group of the code sessions' projects; catalog ignores folders starting with ".", so no script group can take it. */
 export const CODE_SESSIONS_GROUP = '.code-sessions';
 export const DEFAULT_PROJECT_NAME = 'Default';
 /** What runs used as project id before projects existed; still accepted for the default project. */
 const LEGACY_DEFAULT_ID = 'default';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const GROUP_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const ACTIVE_STATES = ['queued', 'starting', 'running'];
 
@@ -33,10 +33,6 @@ export interface FileEntry {
   type: 'file' | 'directory' | 'symlink';
   size: number;
   modifiedAt: Date;
-}
-
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
 }
 
 @Injectable()

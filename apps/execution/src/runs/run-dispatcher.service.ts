@@ -16,6 +16,7 @@ import { ScriptRuntime, type RunExit, type RunHandle } from '../runtime/script-r
 import { ExecutionRecord, type StoredLogCursor } from './execution.entity.js';
 import { activeRunsWhere, RunStateStore, type ClaimOnCreate } from './run-state.store.js';
 import { moveSessionToPort } from '../sessions/session-port.js';
+import { isUuid } from '#common/ids.js';
 
 const POLL_MS = 1000;
 const PROGRESS_WRITE_MS = 250;
@@ -25,7 +26,6 @@ const HEARTBEAT_MS = 10_000;
 const DEAD_AFTER_SECONDS = 30;
 /** Lines per published batch, at most (unless one read of the log brought more). */
 const MAX_PUBLISH_LINES = 2000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Starts queued runs. The queue is the executions table itself: a replica claims
@@ -447,7 +447,7 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Running pods this replica started whose run already ended (e.g. marked lost): deleted. */
   private async stopPodsOfEndedRuns(runtime: KubernetesRuntime, pods: { executionId: string; podName: string }[]) {
-    const ids = pods.map((p) => p.executionId).filter((id) => UUID.test(id));
+    const ids = pods.map((p) => p.executionId).filter((id) => isUuid(id));
     if (!ids.length) return;
     const ended: { id: string }[] = await this.db.query(
       `SELECT id FROM execution.executions WHERE id = ANY($1::uuid[]) AND state NOT IN ('queued', 'starting', 'running')`,

@@ -15,6 +15,7 @@ import { RunDispatcher } from '../runs/run-dispatcher.service.js';
 import { RunStateStore } from '../runs/run-state.store.js';
 import { freeLoopbackPort } from './session-port.js';
 import { sessionsConfigFrom, type SessionsConfig } from './sessions.config.js';
+import { isUuid } from '#common/ids.js';
 
 export interface SessionRow {
   id: string;
@@ -43,7 +44,6 @@ const SELECT = `SELECT s.id, s.execution_id AS "executionId", s.user_id AS "user
   s.script_name AS "scriptName", s.upstream, s.state, s.closed_reason AS "closedReason", coalesce(e.state, 'queued') AS "executionState",
   s.created_at AS "createdAt", s.last_heartbeat_at AS "lastHeartbeatAt", s.closed_at AS "closedAt"
   FROM execution.sessions s LEFT JOIN execution.executions e ON e.id = s.execution_id`;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LIMIT_LOCK = 7_402_113; // pg advisory lock key: serializes the session-limit check with the insert
 const TERMINAL = [...TERMINAL_STATES];
 
@@ -144,7 +144,7 @@ export class SessionsService implements OnApplicationBootstrap, OnModuleDestroy 
   /** A session the caller may see (theirs, or any for an admin); others are reported missing. */
   async get(caller: Caller, sessionId: string): Promise<SessionRow> {
     const missing = () => notFound(`Session ${sessionId} not found`);
-    if (!UUID.test(sessionId)) throw missing();
+    if (!isUuid(sessionId)) throw missing();
     const [row]: SessionRow[] = await this.db.query(`${SELECT} WHERE s.id = $1`, [sessionId]);
     if (!row || (row.userId !== caller.userId && caller.level !== 'admin')) throw missing();
     return row;
@@ -198,7 +198,7 @@ export class SessionsService implements OnApplicationBootstrap, OnModuleDestroy 
   async redeemEntry(sessionId: string, token: string): Promise<{ credential: string; maxAgeSeconds: number }> {
     const refused = () =>
       permissionDenied('This entry link is not valid: it was already used, has expired, or belongs to another session. Open the session again from Scriptorium.');
-    if (!UUID.test(sessionId) || !token) throw refused();
+    if (!isUuid(sessionId) || !token) throw refused();
     const [rows] = (await this.db.query(
       `DELETE FROM execution.session_secrets WHERE hash = $1 AND kind = 'entry' RETURNING session_id AS "sessionId", user_id AS "userId", expires_at AS "expiresAt"`,
       [hash(token)],
@@ -221,7 +221,7 @@ export class SessionsService implements OnApplicationBootstrap, OnModuleDestroy 
 
   /** Where a session's traffic goes, for the holder of a valid browser credential. */
   async resolveUpstream(sessionId: string, credential: string): Promise<{ upstream: string; userId: string }> {
-    if (!UUID.test(sessionId) || !credential) throw unauthenticated('No valid session credential');
+    if (!isUuid(sessionId) || !credential) throw unauthenticated('No valid session credential');
     const [row]: { upstream: string; userId: string; state: string; closedReason: string }[] = await this.db.query(
       `SELECT s.upstream, c.user_id AS "userId", s.state, s.closed_reason AS "closedReason" FROM execution.session_secrets c
        JOIN execution.sessions s ON s.id = c.session_id

@@ -1,6 +1,7 @@
 import { Type } from 'class-transformer';
 import { IsInt, Matches, Max, Min } from 'class-validator';
 import { loadConfig } from '#common/config.js';
+import { isUuid } from '#common/ids.js';
 
 /** The session proxy's settings, read from the gateway's environment. */
 export class SessionProxyConfig {
@@ -31,8 +32,6 @@ export function sessionProxyConfigFrom(gatewayConfig: object): SessionProxyConfi
   return loadConfig(SessionProxyConfig, source);
 }
 
-const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /** Recognizes session hosts and builds their URLs. */
 export class SessionHosts {
   readonly domain: string;
@@ -53,7 +52,7 @@ export class SessionHosts {
     if (host === this.domain) return null;
     if (!host.endsWith(`.${this.domain}`)) return undefined;
     const label = host.slice(0, -this.domain.length - 1);
-    return SESSION_ID.test(label) ? label : null;
+    return isUuid(label) ? label : null;
   }
 
   /** The session's base URL, on the scheme and (unless configured) port of the product's own request. */
