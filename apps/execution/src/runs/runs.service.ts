@@ -310,7 +310,8 @@ export class RunsService {
       launchSpec: null,
     });
     if (dequeued) {
-      this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true });
+      // It never started: no output.
+      this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true, finalSequence: 0 });
       return dequeued;
     }
     this.dispatcher.stop(id, 'cancelled');

@@ -30,6 +30,11 @@ export class OutputPump {
     this.sequence = startAfter;
   }
 
+  /** The sequence of the last line numbered so far (the run's final sequence once `end` was called). */
+  get lastSequence(): number {
+    return this.sequence;
+  }
+
   write(stream: 'stdout' | 'stderr', chunk: string) {
     // Every line of one read arrived at the same moment: one timestamp serves them all.
     this.now = new Date().toISOString();
