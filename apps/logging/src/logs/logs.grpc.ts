@@ -67,6 +67,8 @@ export class LogsGrpcController implements LoggingServiceController {
       let idleTimer: NodeJS.Timeout | undefined;
       /** Since when the live feed is ahead of the lines sent (undefined: it is not). */
       let behindSince: number | undefined;
+      /** The highest sequence seen on the live feed. */
+      let liveHigh = 0;
 
       /** Sends the lines that follow the last one sent (past holes only for a complete log), in messages bounded by bytes. */
       const send = (lines: OutputLine[], throughHoles = false) => {
@@ -149,7 +151,8 @@ export class LogsGrpcController implements LoggingServiceController {
         ? this.live.follow(executionId).subscribe((event) =>
             enqueue(async () => {
               send(event.lines);
-              const upTo = lastSequenceOf(event.lines);
+              // Lines seen live earlier but held back behind a hole are due as soon as it fills.
+              const upTo = (liveHigh = Math.max(liveHigh, lastSequenceOf(event.lines)));
               if (lastSent < upTo) await fillGap(event.lines, upTo);
               if (lastSent >= upTo) behindSince = undefined;
               if (event.final) await finishWhenStored();
