@@ -46,8 +46,9 @@ export function lines(from: number, to: number, text = (n: number) => `line ${n}
   return Array.from({ length: to - from + 1 }, (_, i) => ({ sequence: from + i, stream: 'stdout' as const, text: text(from + i), timestamp }));
 }
 
-/** Starts logging on `pg` (a new server when absent, stopped by close). */
-export async function startLoggingUnderTest(given?: TestPostgres): Promise<LoggingUnderTest> {
+/** Starts logging on `pg` (a new server when absent, stopped by close), called as `userId` (a new one when absent). */
+export async function startLoggingUnderTest(options: { pg?: TestPostgres; userId?: string } = {}): Promise<LoggingUnderTest> {
+  const given = options.pg;
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pg = given ?? (await startPostgres());
   const auth = await startVerificationKeys(publicKey, 'test-key');
@@ -71,7 +72,7 @@ export async function startLoggingUnderTest(given?: TestPostgres): Promise<Loggi
     nest = await startServiceApp(loggingApp, { config, dataSource: db, bus });
     const proto = grpc.loadPackageDefinition(protoLoader.loadSync(join(PROTO_ROOT, 'scriptorium/logging/v1/logging.proto'), GRPC_LOADER)) as any;
     const client: Client = new proto.scriptorium.logging.v1.LoggingService(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
-    const userId = randomUUID();
+    const userId = options.userId ?? randomUUID();
     const token = accessToken(privateKey, 'test-key', { username: 'runner', level: 'operator', lang: 'en', subject: userId, expiresIn: 300 });
     const metadata = () => {
       const m = new grpc.Metadata();
