@@ -131,21 +131,24 @@ export class LogStore implements OnModuleInit, OnModuleDestroy {
     for (const line of batch.lines) if (Number.isInteger(line.sequence) && line.sequence > 0 && !bySequence.has(line.sequence)) bySequence.set(line.sequence, line);
     const lines = [...bySequence.values()].sort((a, b) => a.sequence - b.sequence);
     await this.db.transaction(async (tx) => {
-      await tx.query(`INSERT INTO logging.log_streams (execution_id, user_id) VALUES ($1, $2) ON CONFLICT (execution_id) DO NOTHING`, [executionId, batch.userId]);
+      // The no-op update locks the row (created if need be) and returns it, in one round trip.
       const [stream]: StreamRow[] = await tx.query(
-        `SELECT stored_through, line_count, final_sequence, complete FROM logging.log_streams WHERE execution_id = $1 FOR UPDATE`,
-        [executionId],
+        `INSERT INTO logging.log_streams (execution_id, user_id) VALUES ($1, $2)
+         ON CONFLICT (execution_id) DO UPDATE SET user_id = log_streams.user_id
+         RETURNING stored_through, line_count, final_sequence, complete`,
+        [executionId, batch.userId],
       );
-      const fresh = await this.unstored(tx, executionId, lines.filter((l) => l.sequence > stream.stored_through));
+      const fresh = await this.unstored(tx, executionId, lines.filter((l) => l.sequence > stream.stored_through), stream.line_count);
       const rows = contiguousRuns(fresh).flatMap((run) => groupsOf(run, MAX_ROW_LINES, MAX_ROW_BYTES));
-      if (rows.length) {
-        await tx.query(
-          `INSERT INTO logging.log_chunks (execution_id, first_sequence, last_sequence, lines)
-           SELECT $1::uuid, * FROM unnest($2::integer[], $3::integer[], $4::text[])`,
-          [executionId, rows.map((r) => r[0].sequence), rows.map((r) => r.at(-1)!.sequence), rows.map((r) => JSON.stringify(r))],
-        );
+      for (const row of rows) {
+        await tx.query(`INSERT INTO logging.log_chunks (execution_id, first_sequence, last_sequence, lines) VALUES ($1, $2, $3, $4)`, [
+          executionId,
+          row[0].sequence,
+          row.at(-1)!.sequence,
+          JSON.stringify(row),
+        ]);
       }
-      const storedThrough = rows.length ? await this.storedThrough(tx, executionId, stream.stored_through) : stream.stored_through;
+      const storedThrough = await this.storedThrough(tx, executionId, stream, rows);
       const lineCount = Math.max(stream.line_count, fresh.at(-1)?.sequence ?? 0);
       let finalSequence = stream.final_sequence;
       let complete = stream.complete;
@@ -164,9 +167,9 @@ export class LogStore implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  /** `sorted` without the lines whose sequence a stored row already holds. */
-  private async unstored(tx: EntityManager, executionId: string, sorted: OutputLine[]): Promise<OutputLine[]> {
-    if (!sorted.length) return sorted;
+  /** `sorted` without the lines whose sequence a stored row already holds (none past `highestStored`). */
+  private async unstored(tx: EntityManager, executionId: string, sorted: OutputLine[], highestStored: number): Promise<OutputLine[]> {
+    if (!sorted.length || sorted[0].sequence > highestStored) return sorted;
     const stored: { first_sequence: number; last_sequence: number }[] = await tx.query(
       `SELECT first_sequence, last_sequence FROM logging.log_chunks
        WHERE execution_id = $1 AND last_sequence >= $2 AND first_sequence <= $3 ORDER BY first_sequence`,
@@ -179,15 +182,22 @@ export class LogStore implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  /** The end of the gap-free run of rows that starts right after `from`. */
-  private async storedThrough(tx: EntityManager, executionId: string, from: number): Promise<number> {
+  /** How far the log is stored without a hole once `rows` (sorted) are added. */
+  private async storedThrough(tx: EntityManager, executionId: string, stream: StreamRow, rows: OutputLine[][]): Promise<number> {
+    if (!rows.length || rows[0][0].sequence !== stream.stored_through + 1) return stream.stored_through;
+    // Nothing was stored past the hole-free part: the new rows alone say how far it reaches.
+    if (stream.line_count === stream.stored_through) {
+      let through = stream.stored_through;
+      for (const row of rows) if (row[0].sequence === through + 1) through = row.at(-1)!.sequence;
+      return through;
+    }
     const [{ through }]: { through: number }[] = await tx.query(
       `WITH RECURSIVE run(last_sequence) AS (
          SELECT $2::integer
          UNION ALL
          SELECT c.last_sequence FROM run JOIN logging.log_chunks c ON c.execution_id = $1 AND c.first_sequence = run.last_sequence + 1
        ) SELECT max(last_sequence)::integer AS through FROM run`,
-      [executionId, from],
+      [executionId, stream.stored_through],
     );
     return through;
   }
