@@ -45,7 +45,7 @@ export interface OutputProducedEvent extends EventEnvelope {
   /**
    * On a final event: the last sequence of the run's output (0 when it printed none); the
    * log is complete once every line up to it is stored. Absent from older publishers: the
-   * log is then complete once it is stored up to its highest sequence.
+   * log is then completed with what is stored, as before.
    */
   finalSequence?: number;
   /**

@@ -152,8 +152,9 @@ export class LogStore implements OnModuleInit, OnModuleDestroy {
       const lineCount = Math.max(stream.line_count, fresh.at(-1)?.sequence ?? 0);
       let finalSequence = stream.final_sequence;
       let complete = stream.complete;
-      if (batch.lost) {
-        // Lines the run never published will never come: the log ends with what is stored.
+      if (batch.lost || (batch.final && batch.finalSequence === undefined && finalSequence === null)) {
+        // Lines a lost run never published will never come, and an older publisher does not say
+        // how many there are: the log ends with what is stored (as it always did for the latter).
         finalSequence = lineCount;
         complete = true;
       } else if (batch.final) {
