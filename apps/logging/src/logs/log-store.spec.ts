@@ -75,6 +75,30 @@ describe('log store', { timeout: 120_000 }, () => {
     assert.equal(rows.reduce((n, r) => n + r.count, 0), total, 'a line is stored twice');
   });
 
+  it('two replicas storing the same run at once (a redelivery went to the other) store each line once', async () => {
+    const other = await startLoggingUnderTest({ pg: logging.pg, userId: logging.userId });
+    try {
+      const id = randomUUID();
+      const batches = Array.from({ length: 100 }, (_, i) => lines(i * 50 + 1, i * 50 + 50));
+      for (const [i, batch] of batches.entries()) {
+        // The queue group gives each batch to one replica; the ack wait expires and the other gets it too.
+        (i % 2 ? other : logging).output(id, batch);
+        if (i % 3 === 0) (i % 2 ? logging : other).output(id, batch);
+        if (i % 10 === 9) await sleep(2);
+      }
+      logging.output(id, [], { finalSequence: 5000 });
+      await until(async () => (await logging.stream(id))?.complete === true, 20_000, 'the log to be complete');
+      assert.deepEqual(sequences((await getAll(id)).lines), range(1, 5000));
+      const [{ count }] = await logging.db.query(
+        'SELECT sum(json_array_length(lines::json))::integer AS count FROM logging.log_chunks WHERE execution_id = $1',
+        [id],
+      );
+      assert.equal(count, 5000, 'a line is stored twice');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('a hole hides nothing before it, and the lines after it appear once it fills', async () => {
     const id = randomUUID();
     logging.output(id, lines(1, 10));
