@@ -7,6 +7,7 @@ import { isTerminal } from '#contracts/execution-states.js';
 import { Subjects } from '#contracts/subjects.js';
 import type { Caller } from '#common/auth.js';
 import { EventBus } from '#common/bus.js';
+import { isUuid } from '#common/ids.js';
 import { failedPrecondition, invalidArgument, notFound, permissionDenied, tooManyRequests } from '#common/errors.js';
 import { CatalogClient } from '../catalog/catalog.client.js';
 import type { ExecutionConfig } from '../execution.config.js';
@@ -274,7 +275,7 @@ export class RunsService {
 
   /** A run the caller may see; someone else's run is reported missing so ids cannot be probed. */
   async get(caller: Caller, id: string): Promise<ExecutionRecord> {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound(`Execution ${id} not found`);
+    if (!isUuid(id)) throw notFound(`Execution ${id} not found`);
     const run = await this.runs.findOneBy({ id });
     if (!run || (run.userId !== caller.userId && caller.level !== 'admin')) throw notFound(`Execution ${id} not found`);
     return run;
@@ -290,7 +291,7 @@ export class RunsService {
     if (options.pageToken) {
       // The token is the last run of the previous page; compared in the database, where created_at has microseconds.
       const id = Buffer.from(options.pageToken, 'base64url').toString();
-      if (!/^[0-9a-f-]{36}$/i.test(id)) throw invalidArgument('pageToken is not a token this service issued');
+      if (!isUuid(id)) throw invalidArgument('pageToken is not a token this service issued');
       query.andWhere('(e.created_at, e.id) < (SELECT p.created_at, p.id FROM execution.executions p WHERE p.id = :after)', { after: id });
     }
     const rows = await query.getMany();

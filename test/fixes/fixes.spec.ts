@@ -1,0 +1,93 @@
+/**
+ * Small fixes of issue 9, each as a user meets it, on one real all-in-one process over a
+ * throw-away PostgreSQL. The process's private gRPC unix sockets are reached by giving it its
+ * own TMPDIR (the launcher puts them under os.tmpdir()), as the authorization suite does.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { Api } from '../harness/api.js';
+import { startPostgres, type TestPostgres } from '../harness/postgres.js';
+import { login, startAllInOneProcess, type RunningStack } from '../harness/stack.js';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const PROTO_ROOT = join(ROOT, 'proto');
+const FIXTURES = join(ROOT, 'test/fixtures/script_groups');
+
+/** Not UUIDs, though the last one passes a "36 characters of hex and dashes" check. */
+const BAD_IDS = ['not-a-uuid', "1' OR '1'='1", '------------------------------------'];
+
+describe('issue 9 small fixes', { concurrency: false, timeout: 180_000 }, () => {
+  let postgres: TestPostgres;
+  let stack: RunningStack;
+  let api: Api;
+  let tmp: string;
+  let grpcDir: string;
+  const grpcClients: grpc.Client[] = [];
+
+  before(async () => {
+    postgres = await startPostgres();
+    tmp = mkdtempSync(join(tmpdir(), 'scriptorium-fixes-'));
+    stack = await startAllInOneProcess({ DATABASE_URL: postgres.url, TMPDIR: tmp, SCRIPT_GROUPS_DIR: FIXTURES });
+    const socketDir = readdirSync(tmp).find((name) => name.startsWith('scriptorium-') && existsSync(join(tmp, name, 'execution.sock')));
+    assert.ok(socketDir, `no gRPC sockets under TMPDIR ${tmp}`);
+    grpcDir = join(tmp, socketDir);
+    api = new Api(stack.url, await login(stack.url));
+  });
+
+  after(async () => {
+    for (const client of grpcClients) client.close();
+    await stack?.stop();
+    await postgres?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** A generic client of one service over the process's unix socket, e.g. ('execution', 'scriptorium.execution.v1.ExecutionService'). */
+  function grpcClient(file: string, service: string): Record<string, (...args: unknown[]) => any> {
+    const definition = protoLoader.loadSync(join(PROTO_ROOT, `scriptorium/${file}/v1/${file}.proto`), { longs: Number, defaults: true, includeDirs: [PROTO_ROOT] });
+    const Ctor = grpc.makeGenericClientConstructor(definition[service] as grpc.ServiceDefinition, service);
+    const client = new Ctor(`unix:${join(grpcDir, `${file}.sock`)}`, grpc.credentials.createInsecure());
+    grpcClients.push(client);
+    return client as unknown as Record<string, (...args: unknown[]) => any>;
+  }
+  const bearer = () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${api.token}`);
+    return metadata;
+  };
+  /** The status of a unary call, or of a stream's first error or message. */
+  function grpcStatus(client: Record<string, (...args: unknown[]) => any>, method: string, request: object, stream = false): Promise<{ code: number; details: string }> {
+    return new Promise((resolve) => {
+      if (!stream) return client[method](request, bearer(), (error: grpc.ServiceError | null) => resolve({ code: error?.code ?? 0, details: error?.details ?? '' }));
+      const call = client[method](request, bearer());
+      call.on('data', () => (resolve({ code: 0, details: '' }), call.cancel()));
+      call.on('error', (error: grpc.ServiceError) => resolve({ code: error.code, details: error.details }));
+    });
+  }
+
+  test('a non-UUID execution id answers 404 on every REST route, closes live streams with a clear error, and NOT_FOUND over gRPC', async () => {
+    for (const id of BAD_IDS) {
+      const path = `/api/v1/executions/${encodeURIComponent(id)}`;
+      for (const [method, route] of [['GET', ''], ['GET', '/log'], ['GET', '/log?format=text'], ['POST', '/cancel'], ['POST', '/rerun'], ['GET', '/events']]) {
+        const res = await api.request(method, path + route, method === 'POST' ? {} : undefined);
+        assert.equal(res.status, 404, `${method} ${path}${route}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.message, `Execution ${id} not found`);
+      }
+      const { done } = api.stream(encodeURIComponent(id));
+      const streamed = await done;
+      assert.equal(streamed.closeCode, 4404);
+      assert.deepEqual(streamed.executions, [{ error: { type: 'error', status: 404, message: `Execution ${id} not found` } }]);
+    }
+    const execution = grpcClient('execution', 'scriptorium.execution.v1.ExecutionService');
+    for (const id of BAD_IDS) {
+      for (const [method, stream] of [['getExecution', false], ['cancelExecution', false], ['rerunExecution', false], ['watchExecution', true]] as const) {
+        const answer = await grpcStatus(execution, method, { executionId: id }, stream);
+        assert.equal(answer.code, grpc.status.NOT_FOUND, `${method}(${id}): ${answer.details}`);
+      }
+    }
+  });
+});
