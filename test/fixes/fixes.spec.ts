@@ -90,4 +90,19 @@ describe('issue 9 small fixes', { concurrency: false, timeout: 180_000 }, () => 
       }
     }
   });
+
+  test('PATCH …/metadata with a null field answers 400 naming the field, and changes nothing', async () => {
+    const path = '/api/v1/scripts/testing/sleeper.py/metadata';
+    const before = (await api.get('/api/v1/scripts/testing/sleeper.py')).body;
+    for (const field of ['tags', 'description', 'parameters', 'category', 'timeoutSeconds', 'reset']) {
+      const res = await api.request('PATCH', path, { [field]: null });
+      assert.equal(res.status, 400, `${field}: null answered ${res.status} ${JSON.stringify(res.body)}`);
+      assert.match(res.body.message, new RegExp(`^${field} must not be null`));
+      assert.match(res.body.fields[field], /leave it out/);
+    }
+    const ok = await api.request('PATCH', path, { tags: ['nightly'] });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.deepEqual(ok.body.tags, ['nightly']);
+    assert.equal(before.tags.includes('nightly'), false);
+  });
 });
