@@ -105,4 +105,20 @@ describe('issue 9 small fixes', { concurrency: false, timeout: 180_000 }, () => 
     assert.deepEqual(ok.body.tags, ['nightly']);
     assert.equal(before.tags.includes('nightly'), false);
   });
+
+  test('a validation error for a user whose language is fr, es or it answers 400 with translated field errors', async () => {
+    const expected: Record<string, string> = { fr: 'doit être au plus 600', es: 'debe ser como máximo 600', it: 'deve essere al massimo 600', en: 'must be at most 600' };
+    try {
+      for (const [language, message] of Object.entries(expected)) {
+        assert.equal((await api.request('PATCH', '/api/v1/me', { language })).status, 200);
+        const user = new Api(stack.url, await login(stack.url));
+        const res = await user.post('/api/v1/executions', { scriptId: 'testing/sleeper.py', parameters: { seconds: 1000 } });
+        assert.equal(res.status, 400, `${language}: ${JSON.stringify(res.body)}`);
+        assert.deepEqual(res.body.fields, { seconds: message });
+        assert.match(res.body.message, new RegExp(message));
+      }
+    } finally {
+      await api.request('PATCH', '/api/v1/me', { language: 'en' });
+    }
+  });
 });

@@ -10,6 +10,7 @@ import jwt from 'jsonwebtoken';
 import { TokenVerifier, VerificationKeySource } from '#common/auth.js';
 import { InProcessEventBus } from '#common/bus.js';
 import { loadConfig } from '#common/config.js';
+import { fieldErrorsOf } from '#common/errors.js';
 import { openDatabase } from '#common/database.js';
 import { PROTO_ROOT } from '#common/paths.js';
 import { startServiceApp } from '#common/service-app.js';
@@ -414,7 +415,7 @@ describe('auth service', { timeout: 60_000 }, () => {
       await rejects(call(auth.client, 'createUser', { username: 'Vera', password: 'another pw 123' }, adminToken), grpc.status.ALREADY_EXISTS, /already taken/);
       await rejects(call(auth.client, 'createUser', { username: 'newbie', password: 'short' }, adminToken), grpc.status.INVALID_ARGUMENT, 'Password must be at least 10 characters long');
       const bad = await rejects(call(auth.client, 'createUser', { username: 'a b', password: 'long enough pw', level: 'boss' }, adminToken), grpc.status.INVALID_ARGUMENT);
-      assert.deepEqual(Object.keys(JSON.parse(String(bad.metadata.get('x-error-fields')[0]))).sort(), ['level', 'username']);
+      assert.deepEqual(Object.keys(fieldErrorsOf(bad.metadata)!).sort(), ['level', 'username']);
       const created = await call<User>(auth.client, 'createUser', { username: 'Dev.One', password: 'dev password 1', level: 'developer', language: 'fr' }, adminToken);
       assert.equal(created.level, 'developer');
       assert.equal(created.language, 'fr');

@@ -29,13 +29,29 @@ export const failedPrecondition = (message: string) => new DomainError(GrpcStatu
 export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
   new DomainError(GrpcStatus.RESOURCE_EXHAUSTED, message, undefined, retryAfterSeconds);
 
-const FIELDS_KEY = 'x-error-fields';
+/**
+ * Binary (`-bin`) so any text travels: field errors are in the caller's language, and an
+ * ASCII-only key refused "doit être au plus 600" (the call then failed with 500).
+ */
+const FIELDS_KEY = 'x-error-fields-bin';
 const RETRY_AFTER_KEY = 'retry-after';
+
+/** The per-field problems a gRPC error carries in its trailers, if any. */
+export function fieldErrorsOf(metadata: Metadata | undefined): FieldErrors | undefined {
+  const raw = metadata?.get(FIELDS_KEY)[0];
+  if (raw === undefined) return undefined;
+  try {
+    const fields = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : raw);
+    return fields && typeof fields === 'object' && !Array.isArray(fields) ? (fields as FieldErrors) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The error object grpc-js sends for a DomainError: status, message and details in trailers. */
 export function toGrpcError(error: DomainError): { code: number; message: string; metadata: Metadata } {
   const metadata = new Metadata();
-  if (error.fields) metadata.set(FIELDS_KEY, JSON.stringify(error.fields));
+  if (error.fields) metadata.set(FIELDS_KEY, Buffer.from(JSON.stringify(error.fields), 'utf8'));
   if (error.retryAfterSeconds !== undefined) metadata.set(RETRY_AFTER_KEY, String(error.retryAfterSeconds));
   return { code: error.code, message: error.message, metadata };
 }
@@ -67,7 +83,7 @@ export function grpcErrorToHttp(error: unknown): { status: number; body: HttpErr
   const e = error as { code?: unknown; details?: unknown; metadata?: Metadata };
   if (typeof e?.code !== 'number' || !(e.metadata instanceof Metadata)) return undefined;
   const status = HTTP_STATUS[e.code as GrpcStatus] ?? 500;
-  const fieldsRaw = e.metadata.get(FIELDS_KEY)[0];
+  const fields = fieldErrorsOf(e.metadata);
   const retryAfter = e.metadata.get(RETRY_AFTER_KEY)[0];
   const message = status === 500 ? 'Internal error' : String(e.details ?? 'Request failed');
   return {
@@ -77,7 +93,7 @@ export function grpcErrorToHttp(error: unknown): { status: number; body: HttpErr
       statusCode: status,
       error: GrpcStatus[e.code as GrpcStatus] ?? 'UNKNOWN',
       message,
-      ...(fieldsRaw ? { fields: JSON.parse(String(fieldsRaw)) as FieldErrors } : {}),
+      ...(fields ? { fields } : {}),
     },
   };
 }
