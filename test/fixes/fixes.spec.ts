@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { Api } from '../harness/api.js';
 import { startPostgres, type TestPostgres } from '../harness/postgres.js';
-import { login, startAllInOneProcess, type RunningStack } from '../harness/stack.js';
+import { login, startAllInOneProcess, startDistributed, type RunningStack } from '../harness/stack.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const PROTO_ROOT = join(ROOT, 'proto');
@@ -20,6 +20,36 @@ const FIXTURES = join(ROOT, 'test/fixtures/script_groups');
 
 /** Not UUIDs, though the last one passes a "36 characters of hex and dashes" check. */
 const BAD_IDS = ['not-a-uuid', "1' OR '1'='1", '------------------------------------'];
+
+describe('issue 9 small fixes, in distributed mode', { concurrency: false, timeout: 180_000 }, () => {
+  let stack: RunningStack;
+  let api: Api;
+
+  before(async () => {
+    stack = await startDistributed({ SCRIPT_GROUPS_DIR: FIXTURES });
+    api = new Api(stack.url, await login(stack.url));
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  test('with a service down, /readyz and a live stream say which one, without its address', async () => {
+    const run = await api.run('testing/sleeper.py', { seconds: 0.2 });
+    await stack.kill('execution');
+    const ready = await fetch(`${stack.url}/readyz`);
+    const text = await ready.text();
+    assert.equal(ready.status, 503, text);
+    assert.equal(JSON.parse(text).message, 'execution service unavailable');
+    const { done } = api.stream(run.id);
+    const streamed = await done;
+    assert.equal(streamed.closeCode, 1011);
+    const errors = streamed.executions.filter((e) => e.error).map((e) => e.error);
+    assert.deepEqual(errors, [{ type: 'error', status: 503, message: 'execution service unavailable' }]);
+    for (const leak of ['127.0.0.1', 'ECONNREFUSED', 'No connection']) {
+      assert.ok(!text.includes(leak) && !JSON.stringify(errors).includes(leak), `${leak} leaked: ${text} ${JSON.stringify(errors)}`);
+    }
+  });
+});
 
 describe('issue 9 small fixes', { concurrency: false, timeout: 180_000 }, () => {
   let postgres: TestPostgres;

@@ -35,6 +35,8 @@ export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
  */
 const FIELDS_KEY = 'x-error-fields-bin';
 const RETRY_AFTER_KEY = 'retry-after';
+/** Set on every error a service answers, so a caller tells "the peer said so" from "the peer could not be reached". */
+const ANSWERED_KEY = 'x-error-answered';
 
 /** The per-field problems a gRPC error carries in its trailers, if any. */
 export function fieldErrorsOf(metadata: Metadata | undefined): FieldErrors | undefined {
@@ -51,9 +53,21 @@ export function fieldErrorsOf(metadata: Metadata | undefined): FieldErrors | und
 /** The error object grpc-js sends for a DomainError: status, message and details in trailers. */
 export function toGrpcError(error: DomainError): { code: number; message: string; metadata: Metadata } {
   const metadata = new Metadata();
+  metadata.set(ANSWERED_KEY, '1');
   if (error.fields) metadata.set(FIELDS_KEY, Buffer.from(JSON.stringify(error.fields), 'utf8'));
   if (error.retryAfterSeconds !== undefined) metadata.set(RETRY_AFTER_KEY, String(error.retryAfterSeconds));
   return { code: error.code, message: error.message, metadata };
+}
+
+/**
+ * A peer that could not be reached, named after what it is (e.g. "execution service unavailable"): grpc-js's
+ * own text for it ("No connection established. Last error: connect ECONNREFUSED 10.0.0.5:50051") holds
+ * the peer's address. Any other error, and a peer's own UNAVAILABLE answer, pass unchanged.
+ */
+export function namePeerUnavailable(error: unknown, dependency: string): unknown {
+  const e = error as { code?: unknown; metadata?: unknown };
+  if (e?.code !== GrpcStatus.UNAVAILABLE || (e.metadata instanceof Metadata && e.metadata.get(ANSWERED_KEY).length)) return error;
+  return { code: GrpcStatus.UNAVAILABLE, details: `${dependency} unavailable`, metadata: new Metadata() };
 }
 
 const HTTP_STATUS: Partial<Record<GrpcStatus, number>> = {

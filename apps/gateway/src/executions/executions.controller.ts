@@ -1,8 +1,8 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { firstValueFrom, lastValueFrom, map, reduce, type Observable } from 'rxjs';
+import { catchError, firstValueFrom, lastValueFrom, map, reduce, throwError, type Observable } from 'rxjs';
 import type { Caller } from '#common/auth.js';
-import { grpcErrorToHttp } from '#common/errors.js';
+import { grpcErrorToHttp, namePeerUnavailable } from '#common/errors.js';
 import { callMetadata } from '#common/grpc.js';
 import { CurrentCaller } from '../auth/current-caller.decorator.js';
 import { KEEPALIVE_MS, LiveRunStream, type LiveEvent } from '../live/live-run-stream.js';
@@ -59,7 +59,10 @@ export class ExecutionsController {
   changes(@CurrentCaller() caller: Caller, @Query('allUsers') allUsers: string | undefined, @Req() req: Request, @Res() res: Response) {
     const changes = this.clients.execution
       .watchExecutions({ allUsers: allUsers === 'true' }, callMetadata(caller.authorization))
-      .pipe(map((execution) => ({ type: 'execution' as const, execution: executionView(execution) })));
+      .pipe(
+        map((execution) => ({ type: 'execution' as const, execution: executionView(execution) })),
+        catchError((error) => throwError(() => namePeerUnavailable(error, 'execution service'))),
+      );
     this.sse(req, res, changes);
   }
 
