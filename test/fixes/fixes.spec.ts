@@ -151,4 +151,25 @@ describe('issue 9 small fixes', { concurrency: false, timeout: 180_000 }, () => 
       await api.request('PATCH', '/api/v1/me', { language: 'en' });
     }
   });
+
+  test('the same Idempotency-Key with other parameters or project answers 422; with the same request, the first run', async () => {
+    const key = `fixes-${Date.now()}`;
+    const send = (body: object) => api.post('/api/v1/executions', { scriptId: 'testing/sleeper.py', ...body }, { 'idempotency-key': key });
+    const first = await send({ parameters: { seconds: 0.2, token: 'first secret' } });
+    assert.equal(first.status, 202, JSON.stringify(first.body));
+    // Key order and the secret's value are no part of the request's identity (secrets are never stored, not even hashed).
+    const again = await send({ parameters: { token: 'retyped secret', seconds: 0.2 } });
+    assert.equal(again.status, 202);
+    assert.equal(again.body.id, first.body.id);
+    for (const other of [{ parameters: { seconds: 0.3 } }, { parameters: { seconds: 0.2 }, projectId: 'elsewhere' }]) {
+      const refused = await send(other);
+      assert.equal(refused.status, 422, `${JSON.stringify(other)}: ${JSON.stringify(refused.body)}`);
+      assert.equal(refused.body.code, 'IDEMPOTENCY_KEY_REUSED');
+      assert.match(refused.body.message, new RegExp(`Idempotency-Key "${key}" was already used for another request \\(run ${first.body.id}`));
+    }
+    const rerun = await api.post(`/api/v1/executions/${first.body.id}/rerun`, {}, { 'idempotency-key': key });
+    assert.equal(rerun.status, 422, 'a rerun is another request');
+    const runs = (await api.get('/api/v1/executions?pageSize=200')).body.items.filter((r: any) => r.id === first.body.id || r.rerunOf === first.body.id);
+    assert.equal(runs.length, 1, 'no second run was started');
+  });
 });

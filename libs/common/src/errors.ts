@@ -13,6 +13,8 @@ export class DomainError extends Error {
     message: string,
     readonly fields?: FieldErrors,
     readonly retryAfterSeconds?: number,
+    /** A stable machine-readable reason (e.g. IDEMPOTENCY_KEY_REUSED), sent to clients as `code`. */
+    readonly reason?: string,
   ) {
     super(message);
     this.name = 'DomainError';
@@ -26,6 +28,9 @@ export const permissionDenied = (message: string) => new DomainError(GrpcStatus.
 export const unauthenticated = (message: string) => new DomainError(GrpcStatus.UNAUTHENTICATED, message);
 export const conflict = (message: string) => new DomainError(GrpcStatus.ALREADY_EXISTS, message);
 export const failedPrecondition = (message: string) => new DomainError(GrpcStatus.FAILED_PRECONDITION, message);
+/** The same Idempotency-Key sent again with a different request. */
+export const idempotencyKeyReused = (message: string) =>
+  new DomainError(GrpcStatus.FAILED_PRECONDITION, message, undefined, undefined, 'IDEMPOTENCY_KEY_REUSED');
 export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
   new DomainError(GrpcStatus.RESOURCE_EXHAUSTED, message, undefined, retryAfterSeconds);
 
@@ -35,6 +40,9 @@ export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
  */
 const FIELDS_KEY = 'x-error-fields-bin';
 const RETRY_AFTER_KEY = 'retry-after';
+const REASON_KEY = 'x-error-reason';
+/** Reasons whose HTTP status is not their gRPC status's: the request is well-formed but cannot be processed. */
+const REASON_HTTP_STATUS: Record<string, number> = { IDEMPOTENCY_KEY_REUSED: 422 };
 /** Set on every error a service answers, so a caller tells "the peer said so" from "the peer could not be reached". */
 const ANSWERED_KEY = 'x-error-answered';
 
@@ -55,6 +63,7 @@ export function toGrpcError(error: DomainError): { code: number; message: string
   const metadata = new Metadata();
   metadata.set(ANSWERED_KEY, '1');
   if (error.fields) metadata.set(FIELDS_KEY, Buffer.from(JSON.stringify(error.fields), 'utf8'));
+  if (error.reason) metadata.set(REASON_KEY, error.reason);
   if (error.retryAfterSeconds !== undefined) metadata.set(RETRY_AFTER_KEY, String(error.retryAfterSeconds));
   return { code: error.code, message: error.message, metadata };
 }
@@ -90,13 +99,16 @@ export interface HttpErrorBody {
   error: string;
   message: string;
   fields?: FieldErrors;
+  /** A machine-readable reason, when there is one (e.g. IDEMPOTENCY_KEY_REUSED). */
+  code?: string;
 }
 
 /** Reads a gRPC client error (status, message, trailers) into an HTTP status and body. */
 export function grpcErrorToHttp(error: unknown): { status: number; body: HttpErrorBody; retryAfter?: string } | undefined {
   const e = error as { code?: unknown; details?: unknown; metadata?: Metadata };
   if (typeof e?.code !== 'number' || !(e.metadata instanceof Metadata)) return undefined;
-  const status = HTTP_STATUS[e.code as GrpcStatus] ?? 500;
+  const reason = e.metadata.get(REASON_KEY)[0];
+  const status = (reason && REASON_HTTP_STATUS[String(reason)]) || (HTTP_STATUS[e.code as GrpcStatus] ?? 500);
   const fields = fieldErrorsOf(e.metadata);
   const retryAfter = e.metadata.get(RETRY_AFTER_KEY)[0];
   const message = status === 500 ? 'Internal error' : String(e.details ?? 'Request failed');
@@ -108,6 +120,7 @@ export function grpcErrorToHttp(error: unknown): { status: number; body: HttpErr
       error: GrpcStatus[e.code as GrpcStatus] ?? 'UNKNOWN',
       message,
       ...(fields ? { fields } : {}),
+      ...(reason ? { code: String(reason) } : {}),
     },
   };
 }
