@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { Api } from '../harness/api.js';
+import { waitFor } from '../harness/net.js';
 import { startPostgres, type TestPostgres } from '../harness/postgres.js';
 import { login, startAllInOneProcess, startDistributed, type RunningStack } from '../harness/stack.js';
 
@@ -171,5 +172,29 @@ describe('issue 9 small fixes', { concurrency: false, timeout: 180_000 }, () => 
     assert.equal(rerun.status, 422, 'a rerun is another request');
     const runs = (await api.get('/api/v1/executions?pageSize=200')).body.items.filter((r: any) => r.id === first.body.id || r.rerunOf === first.body.id);
     assert.equal(runs.length, 1, 'no second run was started');
+  });
+
+  test('a 1 MiB output line is stored as its first 256 KiB and one marker with the exact bytes dropped, the same every run', async () => {
+    const stored: string[][] = [];
+    for (let i = 0; i < 3; i++) {
+      const run = await api.run('testing/long_line.py', { bytes: 1024 * 1024 });
+      const final = await waitFor(async () => {
+        const body = (await api.get(`/api/v1/executions/${run.id}`)).body;
+        return ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'].includes(body.state) ? body : undefined;
+      }, 30_000, `run ${run.id} to end`);
+      assert.equal(final.state, 'succeeded', JSON.stringify(final));
+      const log = await waitFor(async () => {
+        const body = (await api.get(`/api/v1/executions/${run.id}/log`)).body;
+        return body.complete ? body : undefined;
+      }, 10_000, `the log of ${run.id} to be complete`);
+      stored.push(log.lines.map((l: { text: string }) => l.text));
+    }
+    const kept = Array.from({ length: 256 * 1024 }, (_, i) => String(i % 10)).join('');
+    const dropped = 1024 * 1024 - 256 * 1024;
+    assert.deepEqual(stored[0].map((t) => t.length), ['before'.length, kept.length + `… [${dropped} bytes dropped]`.length, 'after'.length]);
+    assert.equal(stored[0][1], `${kept}… [${dropped} bytes dropped]`);
+    assert.deepEqual(stored[0], ['before', `${kept}… [786432 bytes dropped]`, 'after']);
+    assert.deepEqual(stored[1], stored[0]);
+    assert.deepEqual(stored[2], stored[0]);
   });
 });
