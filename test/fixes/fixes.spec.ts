@@ -27,11 +27,26 @@ describe('issue 9 small fixes, in distributed mode', { concurrency: false, timeo
   let api: Api;
 
   before(async () => {
-    stack = await startDistributed({ SCRIPT_GROUPS_DIR: FIXTURES });
+    // The test client is the proxy here: X-Forwarded-For from loopback is believed.
+    stack = await startDistributed({ SCRIPT_GROUPS_DIR: FIXTURES, TRUSTED_PROXIES: 'loopback' });
     api = new Api(stack.url, await login(stack.url));
   });
   after(async () => {
     await stack?.stop();
+  });
+
+  test("behind a trusted proxy, wrong passwords from address A lock the account for A only, not for its owner at B", async () => {
+    assert.equal((await api.post('/api/v1/users', { username: 'shared-desk', password: 'shared desk password 1', level: 'operator' })).status, 201);
+    const from = (address: string, password: string) =>
+      api.request('POST', '/api/v1/auth/login', { username: 'shared-desk', password }, { 'x-forwarded-for': address, authorization: '' });
+    for (let i = 0; i < 4; i++) assert.equal((await from('198.51.100.7', 'wrong password!!')).status, 401);
+    const locked = await from('198.51.100.7', 'wrong password!!');
+    assert.equal(locked.status, 429, JSON.stringify(locked.body));
+    assert.match(locked.body.message, /locked for 15 more minutes at your address/);
+    assert.equal((await from('198.51.100.7', 'shared desk password 1')).status, 429);
+    assert.equal((await from('198.51.100.8', 'shared desk password 1')).status, 200, 'the owner elsewhere signs in');
+    const audit = (await api.get('/api/v1/audit?action=auth.login&search=shared-desk')).body.items;
+    assert.deepEqual([...new Set(audit.map((e: { ip: string }) => e.ip))].sort(), ['198.51.100.7', '198.51.100.8'], 'the addresses the proxy named');
   });
 
   test('with a service down, /readyz and a live stream say which one, without its address', async () => {
@@ -120,6 +135,19 @@ describe('issue 9 small fixes', { concurrency: false, timeout: 180_000 }, () => 
         assert.equal(answer.code, grpc.status.NOT_FOUND, `${method}(${id}): ${answer.details}`);
       }
     }
+  });
+
+  test('X-Forwarded-For from a client that is no trusted proxy is ignored (by default none is)', async () => {
+    assert.equal((await api.post('/api/v1/users', { username: 'spoofer', password: 'spoofer password 1', level: 'operator' })).status, 201);
+    const spoofed = (address: string, password: string) =>
+      api.request('POST', '/api/v1/auth/login', { username: 'spoofer', password }, { 'x-forwarded-for': address, authorization: '' });
+    // A new made-up address for every guess does not make each guess the first from its address.
+    for (let i = 1; i <= 4; i++) assert.equal((await spoofed(`203.0.113.${i}`, 'wrong password!!')).status, 401);
+    assert.equal((await spoofed('203.0.113.5', 'wrong password!!')).status, 429);
+    assert.equal((await spoofed('203.0.113.6', 'spoofer password 1')).status, 429);
+    const audit = (await api.get('/api/v1/audit?action=auth.login&search=spoofer')).body.items;
+    assert.equal(audit.length, 6);
+    assert.deepEqual([...new Set(audit.map((e: { ip: string }) => e.ip))], ['127.0.0.1']);
   });
 
   test('PATCH …/metadata with a null field answers 400 naming the field, and changes nothing', async () => {
