@@ -22,7 +22,7 @@ const FIXTURES = join(ROOT, 'test/fixtures/script_groups');
 /** Not UUIDs, though the last one passes a "36 characters of hex and dashes" check. */
 const BAD_IDS = ['not-a-uuid', "1' OR '1'='1", '------------------------------------'];
 
-describe('issue 9 small fixes, in distributed mode', { concurrency: false, timeout: 180_000 }, () => {
+describe('what clients are told, in distributed mode', { concurrency: false, timeout: 180_000 }, () => {
   let stack: RunningStack;
   let api: Api;
 
@@ -67,7 +67,7 @@ describe('issue 9 small fixes, in distributed mode', { concurrency: false, timeo
   });
 });
 
-describe('issue 9 small fixes', { concurrency: false, timeout: 180_000 }, () => {
+describe('what clients are told', { concurrency: false, timeout: 180_000 }, () => {
   let postgres: TestPostgres;
   let stack: RunningStack;
   let api: Api;
