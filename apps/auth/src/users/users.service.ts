@@ -102,13 +102,22 @@ export class UsersService {
    * Creates the first user, an admin, only when there is no user at all.
    * Safe for replicas starting together: at most one insert wins.
    */
-  async createFirstAdmin(username: string, passwordHash: string): Promise<UserRecord | undefined> {
-    const rows: { id: string }[] = await this.users.query(
-      `INSERT INTO auth.users (username, password_hash, level)
-       SELECT $1, $2, 'admin' WHERE NOT EXISTS (SELECT 1 FROM auth.users)
-       ON CONFLICT DO NOTHING RETURNING id`,
-      [username, passwordHash],
-    );
+  /**
+   * Creates the admin when there is no user. `beforeCommit` runs inside the same transaction
+   * once the row is in: when it fails, no admin exists (so a generated password is never
+   * committed without being kept somewhere).
+   */
+  async createFirstAdmin(username: string, passwordHash: string, beforeCommit?: () => void | Promise<void>): Promise<UserRecord | undefined> {
+    const rows = await this.users.manager.transaction(async (tx) => {
+      const inserted: { id: string }[] = await tx.query(
+        `INSERT INTO auth.users (username, password_hash, level)
+         SELECT $1, $2, 'admin' WHERE NOT EXISTS (SELECT 1 FROM auth.users)
+         ON CONFLICT DO NOTHING RETURNING id`,
+        [username, passwordHash],
+      );
+      if (inserted.length) await beforeCommit?.();
+      return inserted;
+    });
     return rows.length ? this.get(rows[0].id) : undefined;
   }
 

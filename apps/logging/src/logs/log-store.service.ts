@@ -1,4 +1,4 @@
-import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type BeforeApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager, MoreThan } from 'typeorm';
 import type { OutputLine, OutputProducedEvent, RunCreatedEvent } from '#contracts/events.js';
@@ -51,9 +51,10 @@ interface StreamRow {
  * whatever order (and how many times) JetStream delivers the batches in.
  */
 @Injectable()
-export class LogStore implements OnModuleInit, OnModuleDestroy {
+export class LogStore implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly pending = new Map<string, PendingBatch>();
   private readonly writing = new Set<string>();
+  private readonly drains = new Set<Promise<void>>();
   private unsubscribe: (() => void)[] = [];
 
   constructor(
@@ -70,6 +71,11 @@ export class LogStore implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy() {
     this.unsubscribe.forEach((u) => u());
+  }
+
+  /** Shutdown: the batches already accepted are written before the database closes. */
+  async beforeApplicationShutdown() {
+    while (this.drains.size) await Promise.all([...this.drains]);
   }
 
   private async register(event: RunCreatedEvent) {
@@ -99,7 +105,10 @@ export class LogStore implements OnModuleInit, OnModuleDestroy {
           waiting: [{ stored, failed }],
         });
       }
-      if (!this.writing.has(event.executionId)) void this.drain(event.executionId);
+      if (!this.writing.has(event.executionId)) {
+        const drained = this.drain(event.executionId).finally(() => this.drains.delete(drained));
+        this.drains.add(drained);
+      }
     });
   }
 
