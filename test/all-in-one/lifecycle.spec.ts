@@ -240,4 +240,26 @@ describe('all-in-one start-up and shutdown (npm start)', { concurrency: false },
     assert.equal(existsSync(join(dataDir, 'scriptorium.pid')), false);
     assert.doesNotMatch(product.output(), /ECONNRESET|EPIPE|unhandled|error/i);
   });
+
+  test('a second Ctrl-C more than a second after the first stops at once, still leaving no process or folder', async () => {
+    await start();
+    const sockets = socketDir(product);
+    const api = new Api(product.url, await login(product.url, 'admin', password));
+    const run = await api.run('getting_started/countdown.py', { seconds: 120 });
+    await waitFor(async () => (await logText(api, run.id)).includes('120.0 s left'), 30_000, 'the run’s output');
+    process.kill(-product.child.pid!, 'SIGINT');
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(-product.child.pid!, 'SIGINT'); // within a second: the same press, ignored
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(product.child.exitCode, null, 'still in its grace period');
+    const signalled = Date.now();
+    process.kill(-product.child.pid!, 'SIGINT');
+    const { code, at } = await product.exited;
+    assert.equal(code, 1);
+    assert.ok(at - signalled < 1000, `exited ${at - signalled} ms after the second Ctrl-C`);
+    assert.match(product.output(), /Stopping at once/);
+    await waitFor(() => processGroup(product.child.pid!).length === 0, 10_000, 'the embedded database and the launcher to end with it');
+    assert.equal(existsSync(sockets), false);
+    assert.equal(existsSync(join(dataDir, 'scriptorium.pid')), false);
+  });
 });
