@@ -80,6 +80,14 @@ export class BootstrapAdminService implements OnApplicationBootstrap {
 
 /** Writes a secret only its owner can read, whole or not at all (a temp file renamed over), flushed to disk. */
 function writePrivateFile(path: string, content: string) {
+  try {
+    writeWhole(path, content);
+  } catch (error) {
+    throw new Error(`cannot keep the generated admin password in ${path} (${(error as Error).message}), so the admin was not created; fix the folder or set BOOTSTRAP_ADMIN_PASSWORD`);
+  }
+}
+
+function writeWhole(path: string, content: string) {
   mkdirSync(dirname(path), { recursive: true });
   const temp = `${path}.${process.pid}.tmp`;
   rmSync(temp, { force: true });
