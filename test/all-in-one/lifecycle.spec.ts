@@ -124,7 +124,7 @@ describe('all-in-one start-up and shutdown (npm start)', { concurrency: false },
   });
 
   test('first start: the generated admin password is printed and kept in a file only its owner can read', async () => {
-    await start();
+    await start({ MAX_CONCURRENT_RUNS: '2' }); // so that a third run waits queued
     const file = join(dataDir, 'initial-admin-password');
     assert.equal(statSync(file).mode & 0o777, 0o600);
     password = readFileSync(file, 'utf8').trim();
@@ -163,10 +163,12 @@ describe('all-in-one start-up and shutdown (npm start)', { concurrency: false },
     assert.equal(existsSync(fresh), false);
   });
 
-  test('SIGTERM with runs in progress: a run finishing within the grace succeeds whole, the other ends cancelled; exit 0', async (t) => {
+  test('SIGTERM with runs in progress: one finishing within the grace succeeds whole, the other ends cancelled, a queued one stays queued; exit 0', async (t) => {
     const api = new Api(product.url, await login(product.url, 'admin', password));
     const long = await api.run('getting_started/countdown.py', { seconds: 120 });
-    const short = await api.run('getting_started/countdown.py', { seconds: 2 });
+    const short = await api.run('getting_started/countdown.py', { seconds: 3 });
+    const queued = await api.run('getting_started/countdown.py', { seconds: 1 });
+    assert.equal(queued.state, 'queued', 'both slots are taken');
     await waitFor(async () => (await logText(api, long.id)).includes('119.0 s left'), 30_000, 'the long run’s output');
     const signalled = Date.now();
     process.kill(product.child.pid!, 'SIGTERM');
@@ -195,7 +197,13 @@ describe('all-in-one start-up and shutdown (npm start)', { concurrency: false },
     const shortRun = await execution(after, short.id);
     assert.equal(shortRun.state, 'succeeded', JSON.stringify(shortRun));
     assert.equal(shortRun.exitCode, 0);
-    assert.equal(await logText(after, short.id), '2.0 s left\n1.5 s left\n1.0 s left\n0.5 s left\n');
+    assert.equal(await logText(after, short.id), '3.0 s left\n2.5 s left\n2.0 s left\n1.5 s left\n1.0 s left\n0.5 s left\n');
+    // Not started during the shutdown although a slot was free: it runs after the restart.
+    const kept = await waitFor(async () => {
+      const run = await execution(after, queued.id);
+      return run.state === 'succeeded' && run;
+    }, 30_000, 'the queued run to run after the restart');
+    assert.ok(new Date(kept.startedAt).getTime() > at, 'it started after the restart, not during the shutdown');
   });
 
   test('Ctrl-C (SIGINT to the process group) through the start script’s line: the run ends cancelled, nothing left behind', async (t) => {
