@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,12 +21,13 @@ interface Product {
 /**
  * The real `npm start` process (node dist/apps/all-in-one/src/main.js), in its own process
  * group as a terminal starts it, so a signal can go to the whole group as Ctrl-C sends it.
- * `viaScript` runs the package.json start line itself (after its build step) through sh.
+ * `viaNpm` runs it through npm itself, with the package.json start line minus its build step
+ * (done already) in a folder linking this build: npm, then sh exec-ing node.
  */
-function launch(dataDir: string, port: number, env: Record<string, string> = {}, viaScript = false): Product {
-  const command = viaScript ? ['/bin/sh', '-c', startLineAfterBuild()] : [process.execPath, 'dist/apps/all-in-one/src/main.js'];
+function launch(dataDir: string, port: number, env: Record<string, string> = {}, viaNpm = false): Product {
+  const command = viaNpm ? ['npm', 'start', '--silent'] : [process.execPath, 'dist/apps/all-in-one/src/main.js'];
   const child = spawn(command[0]!, command.slice(1), {
-    cwd: ROOT,
+    cwd: viaNpm ? npmFolder(dataDir) : ROOT,
     detached: true,
     env: {
       PATH: process.env.PATH ?? '',
@@ -37,6 +38,7 @@ function launch(dataDir: string, port: number, env: Record<string, string> = {},
       SCRIPTORIUM_DATA_DIR: dataDir,
       SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS),
       RUN_SUBMISSIONS_PER_MINUTE: '10000',
+      SCRIPT_GROUPS_DIR: join(ROOT, 'script_groups'),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -50,12 +52,17 @@ function launch(dataDir: string, port: number, env: Record<string, string> = {},
   return { child, url: `http://127.0.0.1:${port}`, output: () => output, exited };
 }
 
-/** What `npm start` runs once its build step is done: the same line, from package.json. */
-function startLineAfterBuild(): string {
+/** A folder where `npm start` runs the project's start line once its build step is done (this build, linked). */
+function npmFolder(dataDir: string): string {
+  const folder = join(resolve(dataDir, '..'), 'npm');
+  if (existsSync(folder)) return folder;
   const line = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
   const [build, rest] = line.split(/\s*&&\s*(.*)/s);
   assert.match(build!, /npm run build/);
-  return rest!;
+  mkdirSync(folder);
+  writeFileSync(join(folder, 'package.json'), JSON.stringify({ name: 'scriptorium-start', private: true, scripts: { start: rest } }));
+  symlinkSync(join(ROOT, 'dist'), join(folder, 'dist'));
+  return folder;
 }
 
 async function ready(product: Product): Promise<Product> {
@@ -101,8 +108,8 @@ describe('all-in-one start-up and shutdown (npm start)', { concurrency: false },
   let product: Product;
   let password: string;
   const started: Product[] = [];
-  const start = async (env?: Record<string, string>, viaScript = false) => {
-    product = launch(dataDir, port, env, viaScript);
+  const start = async (env?: Record<string, string>, viaNpm = false) => {
+    product = launch(dataDir, port, env, viaNpm);
     started.push(product);
     return ready(product);
   };
@@ -206,8 +213,8 @@ describe('all-in-one start-up and shutdown (npm start)', { concurrency: false },
     assert.ok(new Date(kept.startedAt).getTime() > at, 'it started after the restart, not during the shutdown');
   });
 
-  test('Ctrl-C (SIGINT to the process group) through the start script’s line: the run ends cancelled, nothing left behind', async (t) => {
-    // Stop the previous instance, then start as `npm start` does after its build.
+  test('Ctrl-C in the terminal of `npm start` (SIGINT to npm, node and helpers): the run ends cancelled, nothing left behind', async (t) => {
+    // Stop the previous instance, then start through npm.
     process.kill(product.child.pid!, 'SIGTERM');
     assert.equal((await product.exited).code, 0);
     await start({}, true);
@@ -227,7 +234,7 @@ describe('all-in-one start-up and shutdown (npm start)', { concurrency: false },
     assert.equal(existsSync(join(dataDir, 'scriptorium.pid')), false, 'the lock is released');
     assert.doesNotMatch(product.output(), /ECONNRESET|EPIPE|unhandled/i);
 
-    await start();
+    await start({}, true);
     const after = new Api(product.url, await login(product.url, 'admin', password));
     const final = await execution(after, run.id);
     assert.equal(final.state, 'cancelled');
@@ -235,14 +242,14 @@ describe('all-in-one start-up and shutdown (npm start)', { concurrency: false },
     assert.match(await logText(after, run.id), /^120\.0 s left\n119\.5 s left\n[\s\S]*Run cancelled: the platform was stopped\n$/);
   });
 
-  test('idle Ctrl-C: exit 0 at once, no process, socket folder or lock left', async (t) => {
+  test('idle SIGTERM to the npm process: exit 0 at once, no process, socket folder or lock left', async (t) => {
     const sockets = socketDir(product);
     const signalled = Date.now();
-    process.kill(-product.child.pid!, 'SIGINT');
+    process.kill(product.child.pid!, 'SIGTERM'); // npm's own PID, as `kill <pid of npm start>`
     const { code, at } = await product.exited;
     assert.equal(code, 0, product.output());
     assert.ok(at - signalled < 5000, `stopped in ${at - signalled} ms`);
-    t.diagnostic(`idle SIGINT to the group: exited after ${at - signalled} ms`);
+    t.diagnostic(`idle SIGTERM to npm: exited after ${at - signalled} ms`);
     assert.equal(processGroup(product.child.pid!).length, 0);
     assert.equal(existsSync(sockets), false);
     assert.equal(existsSync(join(dataDir, 'scriptorium.pid')), false);
