@@ -125,7 +125,9 @@ export function lockDataDir(dataDir: string): DataDirLock {
         `The data directory ${dataDir} is in use by another Scriptorium (PID ${pid}): stop it first, or give this one another directory with SCRIPTORIUM_DATA_DIR.`,
       );
     }
-    // A half-written lock (empty) or one of a dead process: take it over.
+    // A half-written lock (empty) or one of a dead process: take it over. Two starts taking
+    // over the same stale lock in the same instant could both win; the port check before
+    // (same port) and the rarity (after a crash, two starts within microseconds) make that acceptable.
     rmSync(path, { force: true });
   }
   return {
