@@ -1,8 +1,31 @@
 import { fork } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { DataSource, type DataSourceOptions, type MixedList, type EntitySchema } from 'typeorm';
+import { isDatabaseUnavailable } from './errors.js';
 import { rootLogger } from './logger.js';
+
+/** A request waits at most this long for a connection (the database down or the pool exhausted), then fails as unavailable. */
+export const DATABASE_CONNECT_TIMEOUT_MS = 5000;
+/** A statement whose answer never comes (the server gone without closing the connection) fails after this long. */
+export const DATABASE_QUERY_TIMEOUT_MS = 60_000;
+
+// The driver TypeORM loads (by require), without type declarations in this project.
+const { Client: PgClient } = createRequire(import.meta.url)('pg') as { Client: new (config?: unknown) => NodeJS.EventEmitter };
+
+/**
+ * A pg client that always has an `error` listener. pg-pool listens only while a client is
+ * idle: a connection cut while a client is checked out (or still connecting, e.g.
+ * 57P03 "the database system is shutting down") emitted an unhandled `error`, which ended
+ * the process. The query in flight still fails with the error; the pool drops the client.
+ */
+class ResilientClient extends PgClient {
+  constructor(config?: unknown) {
+    super(config);
+    this.on('error', (error) => rootLogger().warn({ err: error }, 'database connection lost'));
+  }
+}
 
 /** What one service brings to the database: its schema, entities and migrations. */
 export interface ServiceSchema {
@@ -28,7 +51,11 @@ export async function openDatabase(url: string, poolSize: number, services: Serv
     migrationsTableName: services.length === 1 ? `${services[0].schema}_migrations` : 'scriptorium_migrations',
     synchronize: false,
     logging: false,
-    extra: { max: poolSize },
+    connectTimeoutMS: DATABASE_CONNECT_TIMEOUT_MS,
+    // An idle connection cut by a restart is dropped by the pool, which opens new ones when
+    // the database is back: nothing to do here but say so.
+    poolErrorHandler: (error: unknown) => rootLogger().warn({ err: error }, 'database connection lost (idle)'),
+    extra: { max: poolSize, Client: ResilientClient, keepAlive: true, query_timeout: DATABASE_QUERY_TIMEOUT_MS },
   };
   const dataSource = new DataSource(options);
   await dataSource.initialize();
