@@ -107,3 +107,35 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
     },
   };
 }
+
+export interface DatabaseRetryOptions {
+  /** What is being written, for the log. */
+  what: string;
+  /** Give up (and throw the last error) after this long; 15 min by default. */
+  giveUpAfterMs?: number;
+  /** Longest wait between attempts. */
+  maxDelayMs?: number;
+}
+
+/**
+ * Runs `work` again, with capped exponential backoff, for as long as it fails because the
+ * database cannot be reached (see `isDatabaseUnavailable`), up to `giveUpAfterMs`; any other
+ * error is thrown at once. For writes that must not be lost to a database restart, such as
+ * a running script's state: `work` must be safe to repeat (a conditional statement), since a
+ * statement whose answer was lost with the connection may have committed.
+ */
+export async function retryWhileDatabaseUnavailable<T>(work: (attempt: number) => Promise<T>, options: DatabaseRetryOptions): Promise<T> {
+  const deadline = Date.now() + (options.giveUpAfterMs ?? 15 * 60_000);
+  const maxDelay = options.maxDelayMs ?? 2000;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const result = await work(attempt);
+      if (attempt > 0) rootLogger().info({ what: options.what, attempts: attempt + 1 }, 'database back; write stored');
+      return result;
+    } catch (error) {
+      if (!isDatabaseUnavailable(error) || Date.now() >= deadline) throw error;
+      if (attempt === 0) rootLogger().warn({ err: error, what: options.what }, 'database unavailable; retrying until it is back');
+      await new Promise((resolve) => setTimeout(resolve, Math.min(maxDelay, 100 * 2 ** attempt)));
+    }
+  }
+}

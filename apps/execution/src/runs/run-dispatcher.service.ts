@@ -208,7 +208,7 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
       progressTimer = undefined;
       const patch = pendingProgress;
       pendingProgress = {};
-      void this.state.patch(run.id, patch);
+      this.state.patch(run.id, patch).catch((error) => this.log.error({ err: error, executionId: run.id }, 'storing the progress of a run failed'));
     };
     const queueProgress = (patch: typeof pendingProgress) => {
       Object.assign(pendingProgress, patch);
@@ -241,11 +241,15 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
       if (ended) return;
       ended = true;
       clearTimeout(progressTimer);
-      void this.finish(run, pump, ledger, exit, progress, tail);
+      this.finish(run, pump, ledger, exit, progress, tail).catch((error) =>
+        this.log.error({ err: error, executionId: run.id }, 'storing the end of a run failed'),
+      );
     };
     const observer: KubernetesRunObserver = {
       started: (runtimeRef) => {
-        void this.state.transition(run.id, ['starting'], 'running', '', { startedAt: new Date(), runtimeRef: runtimeRef ?? null });
+        this.state
+          .transition(run.id, ['starting'], 'running', '', { startedAt: new Date(), runtimeRef: runtimeRef ?? null })
+          .catch((error) => this.log.error({ err: error, executionId: run.id }, 'storing the start of a run failed'));
       },
       stdout: (chunk) => pump.write('stdout', chunk),
       stderr: (chunk) => {
