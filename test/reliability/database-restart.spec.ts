@@ -51,7 +51,7 @@ describe('PostgreSQL restarted under load', { concurrency: false }, () => {
   let api: Api;
 
   before(async () => {
-    stack = await startDistributed({ SCRIPT_GROUPS_DIR: FIXTURES, MAX_CONCURRENT_RUNS: '20', RUN_SUBMISSIONS_PER_MINUTE: '10000' });
+    stack = await startDistributed({ SCRIPT_GROUPS_DIR: FIXTURES, MAX_CONCURRENT_RUNS: '20', MAX_RUNS_PER_USER: '0', MAX_RUNS_PER_SCRIPT: '0', RUN_SUBMISSIONS_PER_MINUTE: '10000' });
     api = new Api(stack.url, await login(stack.url));
   });
   after(async () => {
@@ -69,10 +69,14 @@ describe('PostgreSQL restarted under load', { concurrency: false }, () => {
       const unavailable: { status: number; retryAfter: string | null; message: string }[] = [];
       const failures: string[] = [];
 
-      // Long runs that are active through the whole outage.
-      for (let i = 0; i < 4; i++) {
+      // Runs active through the whole outage (6 s), and runs that end while the database is away (2 s).
+      for (let i = 0; i < 3; i++) {
         const run = await api.run(COUNTER, { lines: 120, interval: 0.05 });
         submitted.push({ id: run.id, lines: 120 });
+      }
+      for (let i = 0; i < 3; i++) {
+        const run = await api.run(COUNTER, { lines: 40, interval: 0.05 });
+        submitted.push({ id: run.id, lines: 40 });
       }
       await waitFor(async () => {
         const states = await Promise.all(submitted.map(async (s) => (await api.get(`/api/v1/executions/${s.id}`)).body.state));
@@ -96,6 +100,7 @@ describe('PostgreSQL restarted under load', { concurrency: false }, () => {
       })();
 
       await new Promise((r) => setTimeout(r, 500));
+      const down = Date.now();
       await stack.postgres.restart({ mode, downMs: 3000 });
       const back = Date.now();
       // Serving again: reads and new runs, within 10 s of the database's return.
@@ -135,6 +140,11 @@ describe('PostgreSQL restarted under load', { concurrency: false }, () => {
       );
       const states = ends.map((run) => `${run.id}: ${run.state} ${run.stateReason ?? ''}`).filter((line) => !line.includes(': succeeded'));
       assert.deepEqual(states, [], 'every run succeeded');
+      const endedDuringOutage = ends.filter((run) => {
+        const at = Date.parse(run.finishedAt);
+        return at > down && at < back;
+      });
+      assert.ok(endedDuringOutage.length >= 1, `some runs ended while the database was away (${down}..${back}): ${ends.map((r) => r.finishedAt).join(', ')}`);
       // Every line reached logging's table (retried by the durable bus while logging's database was away).
       for (const s of submitted) {
         const expected = Array.from({ length: s.lines }, (_, i) => `line ${i + 1}`);
@@ -145,7 +155,7 @@ describe('PostgreSQL restarted under load', { concurrency: false }, () => {
         assert.deepEqual(stored, expected, `stored lines of ${s.id}`);
       }
       runsOf.set(mode, submitted);
-      console.log(`# ${mode}: ${submitted.length} runs, ${unavailable.length} answers 503, serving again ${recoveredMs} ms after the database returned`);
+      console.log(`# ${mode}: ${submitted.length} runs (${endedDuringOutage.length} ended during the outage), ${unavailable.length} answers 503, serving again ${recoveredMs} ms after the database returned`);
     });
 
     // Reading them back is the log store's part (issue #9 item 2: rows written after a database
