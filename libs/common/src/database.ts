@@ -6,10 +6,15 @@ import { DataSource, type DataSourceOptions, type MixedList, type EntitySchema }
 import { isDatabaseUnavailable } from './errors.js';
 import { rootLogger } from './logger.js';
 
-/** A request waits at most this long for a connection (the database down or the pool exhausted), then fails as unavailable. */
+/**
+ * A request waits at most this long for a connection (the database unreachable or the pool
+ * exhausted), then fails as unavailable. The single connection all services share in
+ * all-in-one is busier, and its database a local child: it waits longer.
+ */
 export const DATABASE_CONNECT_TIMEOUT_MS = 5000;
+const SHARED_CONNECTION_TIMEOUT_MS = 30_000;
 /** A statement whose answer never comes (the server gone without closing the connection) fails after this long. */
-export const DATABASE_QUERY_TIMEOUT_MS = 60_000;
+export const DATABASE_QUERY_TIMEOUT_MS = 120_000;
 
 // The driver TypeORM loads (by require), without type declarations in this project.
 const { Client: PgClient } = createRequire(import.meta.url)('pg') as { Client: new (config?: unknown) => NodeJS.EventEmitter };
@@ -51,11 +56,17 @@ export async function openDatabase(url: string, poolSize: number, services: Serv
     migrationsTableName: services.length === 1 ? `${services[0].schema}_migrations` : 'scriptorium_migrations',
     synchronize: false,
     logging: false,
-    connectTimeoutMS: DATABASE_CONNECT_TIMEOUT_MS,
+    connectTimeoutMS: poolSize > 1 ? DATABASE_CONNECT_TIMEOUT_MS : SHARED_CONNECTION_TIMEOUT_MS,
     // An idle connection cut by a restart is dropped by the pool, which opens new ones when
     // the database is back: nothing to do here but say so.
     poolErrorHandler: (error: unknown) => rootLogger().warn({ err: error }, 'database connection lost (idle)'),
-    extra: { max: poolSize, Client: ResilientClient, keepAlive: true, query_timeout: DATABASE_QUERY_TIMEOUT_MS },
+    extra: {
+      max: poolSize,
+      Client: ResilientClient,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      ...(poolSize > 1 ? { query_timeout: DATABASE_QUERY_TIMEOUT_MS } : {}),
+    },
   };
   const dataSource = new DataSource(options);
   await dataSource.initialize();
