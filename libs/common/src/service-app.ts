@@ -54,7 +54,7 @@ export class ServiceCoreModule {
         HealthModule.forChecks({
           useFactory: () => [
             { name: 'database', check: async () => void (await deps.dataSource.query('SELECT 1')) },
-            { name: 'bus', check: async () => void (deps.bus.isHealthy() || Promise.reject(new Error('not connected'))) },
+            { name: 'bus', label: 'message broker', check: async () => void (deps.bus.isHealthy() || Promise.reject(new Error('not connected'))) },
           ],
           inject: [],
         }),

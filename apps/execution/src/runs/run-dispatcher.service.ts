@@ -286,7 +286,7 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     if (exit.stoppedFor) pump.system(`Run ${state.replace('_', ' ')}: ${reason}`);
     pump.end();
     if (!(await ledger.close())) return; // another replica owns the run now
-    this.bus.publish(Subjects.outputProduced, { executionId: run.id, userId: run.userId, lines: [], final: true });
+    this.bus.publish(Subjects.outputProduced, { executionId: run.id, userId: run.userId, lines: [], final: true, finalSequence: pump.lastSequence });
     const error = state === 'failed' ? stderrTail.trim().split('\n').slice(-5).join('\n') || reason : '';
     await this.state.transition(run.id, ['starting', 'running'], state, reason, {
       ...progress,
@@ -328,7 +328,7 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async markLost(id: string, reason: string) {
     const run = await this.state.transition(id, ['starting', 'running'], 'lost', reason, { finishedAt: new Date(), launchSpec: null });
-    if (run) this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true });
+    if (run) this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true, lost: true });
   }
 
   // ------------------------------------------------------------------ kubernetes: re-attach and adopt
