@@ -120,12 +120,19 @@ export function toGrpcError(error: DomainError): { code: number; message: string
 /**
  * A peer that could not be reached, named after what it is (e.g. "execution service unavailable"): grpc-js's
  * own text for it ("No connection established. Last error: connect ECONNREFUSED 10.0.0.5:50051") holds
- * the peer's address. Any other error, and a peer's own UNAVAILABLE answer, pass unchanged.
+ * the peer's address. Any other error, and a peer's own UNAVAILABLE answer, pass unchanged. Like every
+ * UNAVAILABLE it carries a retry-after.
  */
 export function namePeerUnavailable(error: unknown, dependency: string): unknown {
+  if (!isUnreachablePeer(error)) return error;
+  const named = toGrpcError(unavailable(`${dependency} unavailable`));
+  return { ...named, details: named.message };
+}
+
+/** grpc-js could not reach the peer (as opposed to the peer answering UNAVAILABLE itself, e.g. for its database). */
+export function isUnreachablePeer(error: unknown): boolean {
   const e = error as { code?: unknown; metadata?: unknown };
-  if (e?.code !== GrpcStatus.UNAVAILABLE || (e.metadata instanceof Metadata && e.metadata.get(ANSWERED_KEY).length)) return error;
-  return { code: GrpcStatus.UNAVAILABLE, details: `${dependency} unavailable`, metadata: new Metadata() };
+  return e?.code === GrpcStatus.UNAVAILABLE && !(e.metadata instanceof Metadata && e.metadata.get(ANSWERED_KEY).length);
 }
 
 const HTTP_STATUS: Partial<Record<GrpcStatus, number>> = {
@@ -161,7 +168,7 @@ export function grpcErrorToHttp(error: unknown): { status: number; body: HttpErr
   const fields = fieldErrorsOf(e.metadata);
   let retryAfter = e.metadata.get(RETRY_AFTER_KEY)[0];
   let message = status === 500 ? 'Internal error' : String(e.details ?? 'Request failed');
-  if (e.code === GrpcStatus.UNAVAILABLE && retryAfter === undefined) {
+  if (isUnreachablePeer(error)) {
     // Not a service's own answer but grpc-js failing to reach it: its details hold the peer's address.
     const answer = peerUnavailable(peerOf(error));
     message = answer.message;

@@ -4,7 +4,7 @@ import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import type { ArgumentsHost } from '@nestjs/common';
 import { firstValueFrom } from 'rxjs';
 import { QueryFailedError } from 'typeorm';
-import { GRPC_PEER } from './errors.js';
+import { databaseUnavailable, GRPC_PEER, toGrpcError } from './errors.js';
 import { GrpcExceptionFilter } from './grpc-errors.js';
 
 const rpcHost = { getType: () => 'rpc' } as unknown as ArgumentsHost;
@@ -39,9 +39,8 @@ describe('GrpcExceptionFilter', () => {
   });
 
   test("a peer's own UNAVAILABLE answer (its database away) passes through unchanged", async () => {
-    const metadata = new Metadata();
-    metadata.set('retry-after', '5');
-    const error = Object.assign(new Error('14 UNAVAILABLE'), { code: GrpcStatus.UNAVAILABLE, details: "the catalog service's database is unavailable; retry shortly", metadata });
+    const sent = toGrpcError(databaseUnavailable('catalog'));
+    const error = Object.assign(new Error('14 UNAVAILABLE'), { code: GrpcStatus.UNAVAILABLE, details: sent.message, metadata: sent.metadata });
     assert.deepEqual(await answer(error), { code: GrpcStatus.UNAVAILABLE, message: "the catalog service's database is unavailable; retry shortly", retryAfter: '5' });
   });
 

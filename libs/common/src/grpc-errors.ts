@@ -2,7 +2,7 @@ import { Catch, HttpException, type ArgumentsHost, type RpcExceptionFilter } fro
 import { Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { RpcException } from '@nestjs/microservices';
 import { EMPTY, throwError, type Observable } from 'rxjs';
-import { databaseUnavailable, DomainError, isDatabaseUnavailable, peerOf, peerUnavailable, toGrpcError } from './errors.js';
+import { databaseUnavailable, DomainError, isDatabaseUnavailable, isUnreachablePeer, peerOf, peerUnavailable, toGrpcError } from './errors.js';
 import { rootLogger } from './logger.js';
 
 function isServiceError(error: unknown): error is ServiceError {
@@ -29,7 +29,7 @@ export class GrpcExceptionFilter implements RpcExceptionFilter {
       rootLogger().warn({ err: exception, service: this.service }, 'database unavailable; answered UNAVAILABLE');
       return throwError(() => toGrpcError(databaseUnavailable(this.service)));
     }
-    if (isServiceError(exception) && exception.code === GrpcStatus.UNAVAILABLE && !exception.metadata.get('retry-after').length) {
+    if (isServiceError(exception) && isUnreachablePeer(exception)) {
       // grpc-js could not reach a peer: its details hold the peer's address, which callers must not see.
       return throwError(() => toGrpcError(peerUnavailable(peerOf(exception))));
     }
