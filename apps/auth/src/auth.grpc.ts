@@ -122,7 +122,7 @@ function sessionOf(caller: Caller): string | undefined {
  */
 @Controller()
 @UseGuards(GrpcAuthGuard)
-@UseFilters(GrpcExceptionFilter)
+@UseFilters(new GrpcExceptionFilter('auth'))
 @AuthServiceControllerMethods()
 export class AuthGrpcController implements AuthServiceController {
   constructor(

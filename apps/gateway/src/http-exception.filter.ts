@@ -1,6 +1,5 @@
 import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
-import { status as GrpcStatus } from '@grpc/grpc-js';
 import { DomainError, grpcErrorToHttp, toGrpcError } from '#common/errors.js';
 import { rootLogger } from '#common/logger.js';
 import { currentRequestId } from '#common/request-context.js';
@@ -26,17 +25,13 @@ export class HttpErrorFilter implements ExceptionFilter {
     }
     const grpcLike = exception instanceof DomainError ? { ...toGrpcError(exception), details: exception.message } : exception;
     const mapped = grpcErrorToHttp(grpcLike);
-    if (mapped && mapped.status < 500) {
+    // 503: a service, its database or the link to it is away; the message names which, and when to retry.
+    if (mapped && (mapped.status < 500 || mapped.status === 503)) {
       if (mapped.retryAfter) res.setHeader('Retry-After', mapped.retryAfter);
+      if (mapped.status === 503) rootLogger().warn({ err: exception }, 'backing service unavailable');
       return res.status(mapped.status).json({ ...mapped.body, requestId });
     }
-    const unavailable = (exception as { code?: number })?.code === GrpcStatus.UNAVAILABLE;
     rootLogger().error({ err: exception }, 'request failed');
-    res.status(unavailable ? 503 : 500).json({
-      statusCode: unavailable ? 503 : 500,
-      error: unavailable ? 'Service Unavailable' : 'Internal Server Error',
-      message: unavailable ? 'A backing service is unavailable; try again shortly' : 'Internal error',
-      requestId,
-    });
+    res.status(500).json({ statusCode: 500, error: 'Internal Server Error', message: 'Internal error', requestId });
   }
 }

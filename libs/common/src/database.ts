@@ -1,8 +1,36 @@
 import { fork } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { DataSource, type DataSourceOptions, type MixedList, type EntitySchema } from 'typeorm';
+import { isDatabaseUnavailable } from './errors.js';
 import { rootLogger } from './logger.js';
+
+/**
+ * A request waits at most this long for a connection (the database unreachable or the pool
+ * exhausted), then fails as unavailable. The single connection all services share in
+ * all-in-one is busier, and its database a local child: it waits longer.
+ */
+export const DATABASE_CONNECT_TIMEOUT_MS = 5000;
+const SHARED_CONNECTION_TIMEOUT_MS = 30_000;
+/** A statement whose answer never comes (the server gone without closing the connection) fails after this long. */
+export const DATABASE_QUERY_TIMEOUT_MS = 120_000;
+
+// The driver TypeORM loads (by require), without type declarations in this project.
+const { Client: PgClient } = createRequire(import.meta.url)('pg') as { Client: new (config?: unknown) => NodeJS.EventEmitter };
+
+/**
+ * A pg client that always has an `error` listener. pg-pool listens only while a client is
+ * idle: a connection cut while a client is checked out (or still connecting, e.g.
+ * 57P03 "the database system is shutting down") emitted an unhandled `error`, which ended
+ * the process. The query in flight still fails with the error; the pool drops the client.
+ */
+class ResilientClient extends PgClient {
+  constructor(config?: unknown) {
+    super(config);
+    this.on('error', (error) => rootLogger().warn({ err: error }, 'database connection lost'));
+  }
+}
 
 /** What one service brings to the database: its schema, entities and migrations. */
 export interface ServiceSchema {
@@ -28,7 +56,17 @@ export async function openDatabase(url: string, poolSize: number, services: Serv
     migrationsTableName: services.length === 1 ? `${services[0].schema}_migrations` : 'scriptorium_migrations',
     synchronize: false,
     logging: false,
-    extra: { max: poolSize },
+    connectTimeoutMS: poolSize > 1 ? DATABASE_CONNECT_TIMEOUT_MS : SHARED_CONNECTION_TIMEOUT_MS,
+    // An idle connection cut by a restart is dropped by the pool, which opens new ones when
+    // the database is back: nothing to do here but say so.
+    poolErrorHandler: (error: unknown) => rootLogger().warn({ err: error }, 'database connection lost (idle)'),
+    extra: {
+      max: poolSize,
+      Client: ResilientClient,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      ...(poolSize > 1 ? { query_timeout: DATABASE_QUERY_TIMEOUT_MS } : {}),
+    },
   };
   const dataSource = new DataSource(options);
   await dataSource.initialize();
@@ -79,4 +117,36 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
       await exited;
     },
   };
+}
+
+export interface DatabaseRetryOptions {
+  /** What is being written, for the log. */
+  what: string;
+  /** Give up (and throw the last error) after this long; 15 min by default. */
+  giveUpAfterMs?: number;
+  /** Longest wait between attempts. */
+  maxDelayMs?: number;
+}
+
+/**
+ * Runs `work` again, with capped exponential backoff, for as long as it fails because the
+ * database cannot be reached (see `isDatabaseUnavailable`), up to `giveUpAfterMs`; any other
+ * error is thrown at once. For writes that must not be lost to a database restart, such as
+ * a running script's state: `work` must be safe to repeat (a conditional statement), since a
+ * statement whose answer was lost with the connection may have committed.
+ */
+export async function retryWhileDatabaseUnavailable<T>(work: (attempt: number) => Promise<T>, options: DatabaseRetryOptions): Promise<T> {
+  const deadline = Date.now() + (options.giveUpAfterMs ?? 15 * 60_000);
+  const maxDelay = options.maxDelayMs ?? 2000;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const result = await work(attempt);
+      if (attempt > 0) rootLogger().info({ what: options.what, attempts: attempt + 1 }, 'database back; write stored');
+      return result;
+    } catch (error) {
+      if (!isDatabaseUnavailable(error) || Date.now() >= deadline) throw error;
+      if (attempt === 0) rootLogger().warn({ err: error, what: options.what }, 'database unavailable; retrying until it is back');
+      await new Promise((resolve) => setTimeout(resolve, Math.min(maxDelay, 100 * 2 ** attempt)));
+    }
+  }
 }

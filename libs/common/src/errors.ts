@@ -34,6 +34,55 @@ export const idempotencyKeyReused = (message: string) =>
 export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
   new DomainError(GrpcStatus.RESOURCE_EXHAUSTED, message, undefined, retryAfterSeconds);
 
+/** How long a client is asked to wait when a backing service or database is away. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+/** A backing part is away for now; the message names it (never an address). */
+export const unavailable = (message: string) =>
+  new DomainError(GrpcStatus.UNAVAILABLE, message, undefined, UNAVAILABLE_RETRY_AFTER_SECONDS);
+
+export const databaseUnavailable = (service: string) => unavailable(`the ${service} service's database is unavailable; retry shortly`);
+export const peerUnavailable = (peer: string | undefined) =>
+  unavailable(`${peer ? `the ${peer} service` : 'a backing service'} is unavailable; retry shortly`);
+
+/** Socket errors of a connection that could not be made or was cut. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
+/** SQLSTATEs of a server that is shutting down, starting or out of reach (class 08: connection exception). */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+/** pg and pg-pool report a lost or timed-out connection by message only. */
+const UNAVAILABLE_MESSAGES = [
+  /^Connection terminated/,
+  /timeout exceeded when trying to connect/,
+  /^Query read timeout/,
+  /not queryable/,
+  /^Client was closed and is not queryable/,
+  /^Driver not Connected/,
+];
+
+/**
+ * Whether an error from the database driver means the database cannot be reached right
+ * now (down, restarting, connection cut or timed out), so the same statement may succeed
+ * shortly; as opposed to an error of the statement itself. The one place that decides it:
+ * the gRPC filter answers UNAVAILABLE for these, and run state writes retry on them.
+ */
+export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  if (!error || typeof error !== 'object' || depth > 5) return false;
+  const e = error as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown; errors?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) return true;
+  // A SQLSTATE of any other class is the statement's own failure, whatever its message says.
+  if (/^[0-9A-Z]{5}$/.test(code) && !code.startsWith('E')) return false;
+  if (typeof e.message === 'string' && UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(e.message as string))) return true;
+  // TypeORM wraps the driver's error; Node wraps per-address connect errors in an AggregateError.
+  if (isDatabaseUnavailable(e.driverError, depth + 1) || isDatabaseUnavailable(e.cause, depth + 1)) return true;
+  return Array.isArray(e.errors) && e.errors.length > 0 && e.errors.every((inner) => isDatabaseUnavailable(inner, depth + 1));
+}
+
+/** The service a gRPC client error came from (set by the clients of `grpcClientsModule`). */
+export const GRPC_PEER = Symbol('scriptorium.grpcPeer');
+export const peerOf = (error: unknown): string | undefined =>
+  error && typeof error === 'object' ? ((error as Record<symbol, unknown>)[GRPC_PEER] as string | undefined) : undefined;
+
 /**
  * Binary (`-bin`) so any text travels: field errors are in the caller's language, and an
  * ASCII-only key refused "doit être au plus 600" (the call then failed with 500).
@@ -71,12 +120,19 @@ export function toGrpcError(error: DomainError): { code: number; message: string
 /**
  * A peer that could not be reached, named after what it is (e.g. "execution service unavailable"): grpc-js's
  * own text for it ("No connection established. Last error: connect ECONNREFUSED 10.0.0.5:50051") holds
- * the peer's address. Any other error, and a peer's own UNAVAILABLE answer, pass unchanged.
+ * the peer's address. Any other error, and a peer's own UNAVAILABLE answer, pass unchanged. Like every
+ * UNAVAILABLE it carries a retry-after.
  */
 export function namePeerUnavailable(error: unknown, dependency: string): unknown {
+  if (!isUnreachablePeer(error)) return error;
+  const named = toGrpcError(unavailable(`${dependency} unavailable`));
+  return { ...named, details: named.message };
+}
+
+/** grpc-js could not reach the peer (as opposed to the peer answering UNAVAILABLE itself, e.g. for its database). */
+export function isUnreachablePeer(error: unknown): boolean {
   const e = error as { code?: unknown; metadata?: unknown };
-  if (e?.code !== GrpcStatus.UNAVAILABLE || (e.metadata instanceof Metadata && e.metadata.get(ANSWERED_KEY).length)) return error;
-  return { code: GrpcStatus.UNAVAILABLE, details: `${dependency} unavailable`, metadata: new Metadata() };
+  return e?.code === GrpcStatus.UNAVAILABLE && !(e.metadata instanceof Metadata && e.metadata.get(ANSWERED_KEY).length);
 }
 
 const HTTP_STATUS: Partial<Record<GrpcStatus, number>> = {
@@ -110,8 +166,14 @@ export function grpcErrorToHttp(error: unknown): { status: number; body: HttpErr
   const reason = e.metadata.get(REASON_KEY)[0];
   const status = (reason && REASON_HTTP_STATUS[String(reason)]) || (HTTP_STATUS[e.code as GrpcStatus] ?? 500);
   const fields = fieldErrorsOf(e.metadata);
-  const retryAfter = e.metadata.get(RETRY_AFTER_KEY)[0];
-  const message = status === 500 ? 'Internal error' : String(e.details ?? 'Request failed');
+  let retryAfter = e.metadata.get(RETRY_AFTER_KEY)[0];
+  let message = status === 500 ? 'Internal error' : String(e.details ?? 'Request failed');
+  if (isUnreachablePeer(error)) {
+    // Not a service's own answer but grpc-js failing to reach it: its details hold the peer's address.
+    const answer = peerUnavailable(peerOf(error));
+    message = answer.message;
+    retryAfter = String(answer.retryAfterSeconds);
+  }
   return {
     status,
     retryAfter: retryAfter === undefined ? undefined : String(retryAfter),

@@ -71,7 +71,7 @@ export class ServiceCoreModule {
 /** Creates the Nest app of a service, serves its gRPC API, and its health endpoints when HTTP_PORT > 0. */
 export async function startServiceApp<C extends ServiceConfig>(app: ServiceApp<C>, deps: ServiceDeps<C>): Promise<INestApplication> {
   const nest = await NestFactory.create(app.module(deps), { logger: new JsonLogger(app.name), abortOnError: false });
-  nest.useGlobalFilters(new GrpcExceptionFilter());
+  nest.useGlobalFilters(new GrpcExceptionFilter(app.name));
   nest.connectMicroservice(grpcServerOptions(app.name, deps.config.GRPC_LISTEN), { inheritAppConfig: true });
   // Start-up hooks (migrations done, key store, initial scans) run before the API opens.
   await nest.init();

@@ -229,7 +229,7 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy, B
       progressTimer = undefined;
       const patch = pendingProgress;
       pendingProgress = {};
-      void this.state.patch(run.id, patch);
+      this.state.patch(run.id, patch).catch((error) => this.log.error({ err: error, executionId: run.id }, 'storing the progress of a run failed'));
     };
     const queueProgress = (patch: typeof pendingProgress) => {
       Object.assign(pendingProgress, patch);
@@ -269,7 +269,9 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy, B
     };
     const observer: KubernetesRunObserver = {
       started: (runtimeRef) => {
-        void this.state.transition(run.id, ['starting'], 'running', '', { startedAt: new Date(), runtimeRef: runtimeRef ?? null });
+        this.state
+          .transition(run.id, ['starting'], 'running', '', { startedAt: new Date(), runtimeRef: runtimeRef ?? null })
+          .catch((error) => this.log.error({ err: error, executionId: run.id }, 'storing the start of a run failed'));
       },
       stdout: (chunk) => pump.write('stdout', chunk),
       stderr: (chunk) => {

@@ -5,6 +5,7 @@ import { isTerminal, type ExecutionState } from '#contracts/execution-states.js'
 import type { RunSnapshot } from '#contracts/events.js';
 import { Subjects } from '#contracts/subjects.js';
 import { EventBus } from '#common/bus.js';
+import { retryWhileDatabaseUnavailable } from '#common/database.js';
 import { ExecutionRecord } from './execution.entity.js';
 
 export type RunPatch = Partial<
@@ -50,20 +51,41 @@ export function snapshotOf(run: ExecutionRecord): RunSnapshot {
   };
 }
 
+export interface WriteOptions {
+  /**
+   * Fail at once when the database is unavailable (a caller waits for the answer, e.g. a
+   * cancel request) instead of retrying until it is back (a running script's own changes).
+   */
+  failFast?: boolean;
+}
+
 /**
  * The only writer of run state: a new run is one INSERT, each change one conditional
  * UPDATE (so two replicas cannot both move a run), with its transition row and event.
+ * Changes of an existing run survive a database outage: they are retried until the
+ * database is back (up to 15 min), one at a time per run and in the order they were made,
+ * so a run that ended during the outage is stored as ended, not lost.
  */
 @Injectable()
 export class RunStateStore {
+  /** The last write queued for each run: the next one starts after it. */
+  private readonly writes = new Map<string, Promise<unknown>>();
+
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly bus: EventBus,
   ) {}
 
   /** Moves a run from one of `from` to `to`, with its transition row, in one statement; undefined when it was not in `from`. */
-  async transition(id: string, from: ExecutionState[], to: ExecutionState, reason: string, patch: RunPatch = {}) {
-    const run = await this.update(id, from, patch, { state: to, reason });
+  async transition(id: string, from: ExecutionState[], to: ExecutionState, reason: string, patch: RunPatch = {}, options: WriteOptions = {}) {
+    const run = await this.write(id, `run ${id} to ${to}`, options, async (attempt) => {
+      const moved = await this.update(id, from, patch, { state: to, reason });
+      // A retried statement may have committed before its connection was cut: the run is then
+      // already in `to` and is announced as if this attempt had moved it.
+      if (moved || attempt === 0) return moved;
+      const current = await this.db.getRepository(ExecutionRecord).findOneBy({ id });
+      return current?.state === to ? current : undefined;
+    });
     if (run) this.announce(run);
     return run;
   }
@@ -74,18 +96,23 @@ export class RunStateStore {
    */
   async claim(choose: string, values: unknown[], instanceId: string): Promise<ExecutionRecord[]> {
     const owner = values.length + 1;
-    const rows: Record<string, unknown>[] = await this.db.query(
-      `WITH chosen AS (${choose}),
-       claimed AS (
-         UPDATE execution.executions e SET state = 'starting', state_reason = '', owner_instance = $${owner}, version = e.version + 1
-         FROM chosen WHERE e.id = chosen.id AND e.state = 'queued' RETURNING e.*
-       ),
-       logged AS (
-         INSERT INTO execution.execution_transitions (execution_id, from_state, to_state, reason)
-         SELECT id, 'queued', 'starting', '' FROM claimed
-       )
-       SELECT * FROM claimed ORDER BY created_at`,
-      [...values, instanceId],
+    // One statement: it committed whole or not at all, so trying it again claims nothing twice.
+    const rows: Record<string, unknown>[] = await retryWhileDatabaseUnavailable(
+      () =>
+        this.db.query(
+          `WITH chosen AS (${choose}),
+           claimed AS (
+             UPDATE execution.executions e SET state = 'starting', state_reason = '', owner_instance = $${owner}, version = e.version + 1
+             FROM chosen WHERE e.id = chosen.id AND e.state = 'queued' RETURNING e.*
+         ),
+         logged AS (
+           INSERT INTO execution.execution_transitions (execution_id, from_state, to_state, reason)
+           SELECT id, 'queued', 'starting', '' FROM claimed
+         )
+         SELECT * FROM claimed ORDER BY created_at`,
+        [...values, instanceId],
+        ),
+      { what: 'claiming queued runs' },
     );
     return rows.map((row) => {
       const run = this.toRecord(row);
@@ -136,9 +163,22 @@ export class RunStateStore {
 
   /** Updates a run's progress/result fields without changing its state. */
   async patch(id: string, patch: RunPatch) {
-    const run = await this.update(id, ['starting', 'running'], patch);
+    const run = await this.write(id, `progress of run ${id}`, {}, () => this.update(id, ['starting', 'running'], patch));
     if (run) this.announce(run);
     return run;
+  }
+
+  /** Runs `work` after the writes already queued for run `id`, retried while the database is unavailable unless `failFast`. */
+  private write<T>(id: string, what: string, options: WriteOptions, work: (attempt: number) => Promise<T>): Promise<T> {
+    const previous = this.writes.get(id) ?? Promise.resolve();
+    const next = previous.then(() => (options.failFast ? work(0) : retryWhileDatabaseUnavailable(work, { what })));
+    // The queue goes on after a failed write; the failure is the caller's.
+    const settled = next.catch(() => undefined);
+    this.writes.set(id, settled);
+    void settled.then(() => {
+      if (this.writes.get(id) === settled) this.writes.delete(id);
+    });
+    return next;
   }
 
   private async update(id: string, from: ExecutionState[], patch: RunPatch, change?: { state: ExecutionState; reason: string }) {

@@ -335,10 +335,14 @@ export class RunsService {
   async cancel(caller: Caller, id: string): Promise<ExecutionRecord> {
     const run = await this.get(caller, id);
     if (isTerminal(run.state)) throw failedPrecondition(`Execution ${id} already ended (${run.state})`);
-    const dequeued = await this.state.transition(id, ['queued'], 'cancelled', `cancelled by ${caller.username} before it started`, {
-      finishedAt: new Date(),
-      launchSpec: null,
-    });
+    const dequeued = await this.state.transition(
+      id,
+      ['queued'],
+      'cancelled',
+      `cancelled by ${caller.username} before it started`,
+      { finishedAt: new Date(), launchSpec: null },
+      { failFast: true },
+    );
     if (dequeued) {
       // It never started: no output.
       this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true, finalSequence: 0 });

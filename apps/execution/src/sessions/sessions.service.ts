@@ -255,7 +255,15 @@ export class SessionsService implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   private async stopRun(executionId: string, reason: string) {
-    const dequeued = await this.state.transition(executionId, ['queued'], 'cancelled', `session ${reason}`, { finishedAt: new Date(), launchSpec: null });
+    // Fails fast: a caller may be waiting, and the upkeep sweep finds a closed session's queued run again.
+    const dequeued = await this.state.transition(
+      executionId,
+      ['queued'],
+      'cancelled',
+      `session ${reason}`,
+      { finishedAt: new Date(), launchSpec: null },
+      { failFast: true },
+    );
     if (dequeued) {
       this.bus.publish(Subjects.outputProduced, { executionId, userId: dequeued.userId, lines: [], final: true });
       return;
