@@ -54,7 +54,13 @@ export class ServiceCoreModule {
         HealthModule.forChecks({
           useFactory: () => [
             { name: 'database', check: async () => void (await deps.dataSource.query('SELECT 1')) },
-            { name: 'bus', check: async () => void (deps.bus.isHealthy() || Promise.reject(new Error('not connected'))) },
+            {
+              name: 'bus',
+              check: async () => {
+                const problem = deps.bus.problem();
+                if (problem) throw new Error(problem);
+              },
+            },
           ],
           inject: [],
         }),
@@ -99,7 +105,7 @@ export async function runServiceProcess<C extends ServiceConfig>(app: ServiceApp
     exitOnConfigError(error);
   }
   const dataSource = await openDatabase(config.DATABASE_URL, config.DATABASE_POOL_SIZE, [app.schema]);
-  const bus = await NatsEventBus.connect(config.NATS_URL, app.name);
+  const bus = await NatsEventBus.connect(config.NATS_URL, app.name, { outboxDir: config.OUTBOX_DIR, outboxMaxBytes: config.OUTBOX_MAX_BYTES });
   const nest = await startServiceApp(app, { config, dataSource, bus });
   const stop = async () => {
     await nest.close();

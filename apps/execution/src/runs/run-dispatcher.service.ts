@@ -53,6 +53,7 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
   /** Nothing is claimed before the runs of the previous process are recovered. */
   private claimingStarted = false;
   private destroyed = false;
+  private releaseCongestion = () => {};
   private readonly log = rootLogger().child({ service: 'execution', component: 'RunDispatcher' });
 
   constructor(
@@ -64,6 +65,8 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
   ) {}
 
   async onApplicationBootstrap() {
+    // Output waits in the bus's outbox while the broker is away; past its bound, scripts are held.
+    this.releaseCongestion = this.bus.onCongestion((congested) => this.runtime.holdOutput(congested));
     if (!(this.runtime instanceof KubernetesRuntime)) {
       await this.recoverOrphans();
       return this.startClaiming();
@@ -111,6 +114,7 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
 
   onModuleDestroy() {
     this.destroyed = true;
+    this.releaseCongestion();
     clearInterval(this.timer);
     clearInterval(this.heartbeatTimer);
   }
