@@ -152,7 +152,8 @@ const backoff = (failures: number) => Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 **
 
 interface Outgoing {
   record: OutboxRecord;
-  sending: boolean;
+  /** The connection epoch of its pending send, if any. */
+  sentIn?: number;
 }
 
 /**
@@ -180,12 +181,18 @@ export class NatsEventBus extends EventBus {
   /** Durable events in journal order, until acknowledged. */
   private readonly outgoing = new Map<string, Outgoing>();
   private sending = 0;
+  /** Counts disconnects: a send from an earlier epoch is in doubt and goes again, in order. */
+  private epoch = 0;
   private failures = 0;
+  private lastCongestionLog = 0;
+  /** Times the bound was crossed (for the outbox state). */
+  private congestions = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryAt = 0;
   private congested = false;
   private readonly congestionListeners = new Set<(congested: boolean) => void>();
-  private readonly consumers = new Set<ConsumerMessages>();
+  /** Bound durable consumers, by their name. */
+  private readonly consumers = new Map<ConsumerMessages, string>();
   /** Work to do once connected (subscriptions made before the broker was reachable). */
   private readonly onConnect: (() => void)[] = [];
   private streamReady: Promise<void> = Promise.resolve();
@@ -197,7 +204,7 @@ export class NatsEventBus extends EventBus {
     private readonly outbox: Outbox,
   ) {
     super();
-    for (const record of outbox.recovered) this.outgoing.set(record.eventId, { record, sending: false });
+    for (const record of outbox.recovered) this.outgoing.set(record.eventId, { record });
     if (outbox.recovered.length || outbox.skipped) {
       this.log.warn({ service: name, recovered: outbox.recovered.length, skipped: outbox.skipped, dir: outbox.dir }, 'durable events left unacknowledged by the previous process are sent again');
     }
@@ -264,6 +271,11 @@ export class NatsEventBus extends EventBus {
     for await (const status of connection.status()) {
       if (status.type === 'disconnect' && this.connected) {
         this.connected = false;
+        // What was sent and not acknowledged may or may not have reached the broker: it all goes
+        // again after the reconnect, from the oldest (a late acknowledgement still counts).
+        this.epoch++;
+        this.sending = 0;
+        for (const entry of this.outgoing.values()) entry.sentIn = undefined;
         if (!this.closing) this.log.warn({ service: this.name, waiting: this.outgoing.size }, 'the message broker is unreachable; durable events wait in the outbox');
       } else if (status.type === 'reconnect') {
         this.streamReady = this.ensureStream();
@@ -271,7 +283,7 @@ export class NatsEventBus extends EventBus {
         await this.streamReady.catch(() => undefined);
         this.connected = true;
         this.log.info({ service: this.name, waiting: this.outgoing.size }, 'the message broker is back; sending the outbox');
-        for (const messages of this.consumers) messages.stop(); // each consume loop binds again
+        void this.rebindLostConsumers();
         this.failures = 0;
         this.retryAt = 0;
         clearTimeout(this.retryTimer);
@@ -291,7 +303,7 @@ export class NatsEventBus extends EventBus {
     }
     const record = { eventId: event.eventId, subject, payload: data };
     this.outbox.append(record);
-    this.outgoing.set(record.eventId, { record, sending: false });
+    this.outgoing.set(record.eventId, { record });
     this.updateCongestion();
     this.pump();
   }
@@ -301,8 +313,8 @@ export class NatsEventBus extends EventBus {
     if (!this.connected || !this.js || this.sending >= PUBLISH_WINDOW || Date.now() < this.retryAt) return;
     for (const entry of this.outgoing.values()) {
       if (this.sending >= PUBLISH_WINDOW) return;
-      if (entry.sending) continue;
-      entry.sending = true;
+      if (entry.sentIn !== undefined) continue;
+      entry.sentIn = this.epoch;
       this.sending++;
       this.send(entry);
     }
@@ -310,10 +322,12 @@ export class NatsEventBus extends EventBus {
 
   private send(entry: Outgoing) {
     const { eventId, subject, payload } = entry.record;
+    const epoch = this.epoch;
+    const current = () => entry.sentIn === epoch && epoch === this.epoch;
     this.js!.publish(subject, payload, { msgID: eventId, timeout: PUBLISH_TIMEOUT_MS, retries: 0 }).then(
       () => {
-        this.sending--;
-        this.outgoing.delete(eventId);
+        if (current()) this.sending--;
+        if (!this.outgoing.delete(eventId)) return;
         this.outbox.acknowledge(eventId);
         this.failures = 0;
         this.updateCongestion();
@@ -321,8 +335,9 @@ export class NatsEventBus extends EventBus {
         this.pump();
       },
       () => {
+        if (!current()) return; // already given up at a disconnect
         this.sending--;
-        entry.sending = false;
+        entry.sentIn = undefined;
         // Later events wait too (order per subject), then go again after a capped backoff.
         if (!this.retryTimer) {
           const delay = backoff(this.failures++);
@@ -343,8 +358,13 @@ export class NatsEventBus extends EventBus {
     const congested = this.congested ? bytes > this.outbox.maxBytes * RELIEF_RATIO : bytes > this.outbox.maxBytes;
     if (congested === this.congested) return;
     this.congested = congested;
-    if (congested) this.log.warn({ service: this.name, bytes, maxBytes: this.outbox.maxBytes, waiting: this.outgoing.size }, 'outbox full: output of running scripts is paused');
+    // Said once per episode: a producer faster than the broker crosses the bound often.
+    const quiet = Date.now() - this.lastCongestionLog < 60_000;
+    if (congested && !quiet) this.lastCongestionLog = Date.now();
+    if (quiet) this.log.debug({ service: this.name, congested, bytes }, 'outbox congestion changed');
+    else if (congested) this.log.warn({ service: this.name, bytes, maxBytes: this.outbox.maxBytes, waiting: this.outgoing.size }, 'outbox full: output of running scripts is paused');
     else this.log.info({ service: this.name, bytes, waiting: this.outgoing.size }, 'outbox drained: output of running scripts resumes');
+    this.congestions += congested ? 1 : 0;
     for (const listener of this.congestionListeners) listener(congested);
   }
 
@@ -355,8 +375,8 @@ export class NatsEventBus extends EventBus {
   }
 
   /** Durable events not acknowledged yet, and whether they are beyond the outbox's bound. */
-  outboxState(): { waiting: number; bytes: number; congested: boolean } {
-    return { waiting: this.outgoing.size, bytes: this.outbox.bytes, congested: this.congested };
+  outboxState(): { waiting: number; bytes: number; congested: boolean; congestions: number } {
+    return { waiting: this.outgoing.size, bytes: this.outbox.bytes, congested: this.congested, congestions: this.congestions };
   }
 
   subscribe<S extends EventSubject>(subject: S, handler: EventHandler<S>, options: SubscribeOptions = {}): () => void {
@@ -403,7 +423,7 @@ export class NatsEventBus extends EventBus {
           );
           const consumer = await this.js!.consumers.get(DURABLE_STREAM, durable);
           messages = await consumer.consume({ max_messages: 1000 });
-          this.consumers.add(messages);
+          this.consumers.set(messages, durable);
           if (stopped) return void messages.stop();
           failures = 0;
           void this.watchConsumer(messages);
@@ -435,6 +455,18 @@ export class NatsEventBus extends EventBus {
       stopped = true;
       messages?.stop();
     };
+  }
+
+  /**
+   * After a reconnect the client pulls again by itself; a consumer the broker lost (its store
+   * is gone) ends its iteration, and the consume loop creates it again. A consumer still there
+   * keeps its iteration, so events already delivered to this process are not given up.
+   */
+  private async rebindLostConsumers() {
+    const manager = await this.js!.jetstreamManager().catch(() => undefined);
+    for (const [messages, durable] of this.consumers) {
+      await manager?.consumers.info(DURABLE_STREAM, durable).catch(() => messages.stop());
+    }
   }
 
   /** A consumer or stream that vanished (the broker lost its store) ends the iteration: the loop re-creates it. */
@@ -471,7 +503,7 @@ export class NatsEventBus extends EventBus {
     }
     this.closing = true;
     clearTimeout(this.retryTimer);
-    for (const messages of this.consumers) messages.stop();
+    for (const messages of this.consumers.keys()) messages.stop();
     if (this.connection && !this.connection.isClosed()) await (this.connected ? this.connection.drain() : this.connection.close()).catch(() => undefined);
     this.outbox.close();
   }
