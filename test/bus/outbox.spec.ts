@@ -117,6 +117,29 @@ describe('durable publishing through the outbox', { timeout: 240_000 }, () => {
     });
   }
 
+  test('services started while the broker is down for 60 s come up, keep what they publish, and deliver it all once it is back', { timeout: 120_000 }, async () => {
+    const restarting = nats.restart({ downMs: 60_000 });
+    await sleep(300); // the broker is down now
+    const startedAt = Date.now();
+    const producer = await bus('started-while-down');
+    const { order } = await consumers('exec-outage', 'outage-');
+    assert.ok(Date.now() - startedAt < 10_000, 'the bus does not wait for the broker to start');
+    assert.equal(producer.isHealthy(), false);
+    for (let n = 1; n <= 2000; n++) {
+      producer.publish(Subjects.outputProduced, { executionId: 'exec-outage', userId: 'u-1', lines: [line(n)], final: false });
+      producer.publish(Subjects.auditActionPerformed, audit(`outage-${n}`));
+      if (n % 200 === 0) await sleep(5000); // spread over the outage
+    }
+    assert.equal(producer.problem(), 'message broker unreachable, 4000 events waiting');
+    await restarting;
+    assert.ok(await producer.flush(30_000), 'the outbox drains once the broker is back');
+    assert.equal(producer.problem(), undefined);
+    await waitFor(() => order.output.length >= 2000 && order.audit.length >= 2000, 30_000, 'the consumers to get everything');
+    await sleep(300);
+    assert.deepEqual(order.output, Array.from({ length: 2000 }, (_, i) => i + 1));
+    assert.deepEqual(order.audit, Array.from({ length: 2000 }, (_, i) => String(i + 1)));
+  });
+
   test('events journaled by a publisher killed (SIGKILL) while the broker is down are delivered by its successor on the same outbox', { timeout: 90_000 }, async () => {
     const { order } = await consumers('exec-killed');
     const dir = join(root, 'killed-publisher');
