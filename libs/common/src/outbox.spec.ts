@@ -4,6 +4,7 @@ import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { loadConfig, ServiceConfig } from './config.js';
 import { Outbox, OutboxLockedError } from './outbox.js';
 
 const record = (n: number) => ({ eventId: `e-${n}`, subject: 'scriptorium.execution.output.produced', payload: JSON.stringify({ eventId: `e-${n}`, text: `line\t${n}\n` }) });
@@ -94,5 +95,14 @@ describe('Outbox', () => {
     const outbox = Outbox.open(fresh(), { maxBytes: 1024 });
     assert.throws(() => outbox.append({ eventId: 'a\tb', subject: 's', payload: '{}' }), /cannot hold a newline/);
     outbox.close();
+  });
+
+  test('the outbox settings are validated: an absolute directory, a bound of at least 1 MiB (default 128 MiB)', () => {
+    const base = { DATABASE_URL: 'postgres://x/y', NATS_URL: 'nats://127.0.0.1:4222', GRPC_LISTEN: '127.0.0.1:1', HTTP_PORT: '0' };
+    assert.equal(loadConfig(ServiceConfig, base).OUTBOX_MAX_BYTES, 128 * 1024 ** 2);
+    assert.throws(
+      () => loadConfig(ServiceConfig, { ...base, OUTBOX_DIR: 'outbox', OUTBOX_MAX_BYTES: '12' }),
+      (error: Error) => /OUTBOX_DIR must be an absolute path/.test(error.message) && /OUTBOX_MAX_BYTES must be at least 1048576/.test(error.message),
+    );
   });
 });
