@@ -185,6 +185,7 @@ export class NatsEventBus extends EventBus {
   private epoch = 0;
   private failures = 0;
   private lastCongestionLog = 0;
+  private journalFailing = false;
   /** Times the bound was crossed (for the outbox state). */
   private congestions = 0;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -195,7 +196,8 @@ export class NatsEventBus extends EventBus {
   private readonly consumers = new Map<ConsumerMessages, string>();
   /** Work to do once connected (subscriptions made before the broker was reachable). */
   private readonly onConnect: (() => void)[] = [];
-  private streamReady: Promise<void> = Promise.resolve();
+  /** The current create-or-update of the durable stream; cleared when it failed, so the next caller tries again. */
+  private streamPromise: Promise<void> | undefined;
   private drained: (() => void)[] = [];
   private readonly log = rootLogger().child({ component: 'NatsEventBus' });
 
@@ -219,7 +221,7 @@ export class NatsEventBus extends EventBus {
     const first = await Promise.race([connecting.catch(() => undefined), sleep(FIRST_CONNECT_WAIT_MS).then(() => undefined)]);
     if (first) {
       try {
-        await bus.attach(first);
+        await bus.attach(first, false);
       } catch (error) {
         await first.close();
         outbox.close();
@@ -229,24 +231,43 @@ export class NatsEventBus extends EventBus {
     }
     bus.log.warn({ service: name }, 'the message broker is unreachable; starting without it (durable events wait in the outbox)');
     connecting.then(
-      (connection) => (bus.closing ? connection.close() : bus.attach(connection)),
+      (connection) => (bus.closing ? connection.close() : bus.attach(connection, true)),
       (error: Error) => bus.log.error({ err: error }, 'could not connect to the message broker'),
-    ).catch((error: Error) => {
-      bus.noJetStream = true;
-      bus.log.error({ err: error }, 'the message broker has no usable JetStream; start nats-server with JetStream enabled (-js)');
-    });
+    );
     return bus;
   }
 
-  private async attach(connection: NatsConnection) {
+  /** Once connected: the stream first (`retry`: until JetStream answers, else the error is thrown), then the subscriptions and the outbox. */
+  private async attach(connection: NatsConnection, retry: boolean) {
     this.connection = connection;
     this.js = jetstream(connection);
-    this.streamReady = this.ensureStream();
-    await this.streamReady;
+    for (let failures = 0; ; failures++) {
+      try {
+        await this.stream(true);
+        break;
+      } catch (error) {
+        if (!retry) throw error;
+        if (!this.noJetStream) this.log.error({ err: error }, 'the message broker has no usable JetStream (start nats-server with -js); retrying');
+        this.noJetStream = true;
+        await sleep(backoff(failures) * 5);
+        if (this.closing) return;
+      }
+    }
+    this.noJetStream = false;
     this.connected = true;
     void this.watchStatus(connection);
     for (const bind of this.onConnect.splice(0)) bind();
     this.pump();
+  }
+
+  private stream(again = false): Promise<void> {
+    if (!again && this.streamPromise) return this.streamPromise;
+    const attempt = this.ensureStream();
+    this.streamPromise = attempt;
+    attempt.catch(() => {
+      if (this.streamPromise === attempt) this.streamPromise = undefined;
+    });
+    return attempt;
   }
 
   private async ensureStream() {
@@ -278,9 +299,8 @@ export class NatsEventBus extends EventBus {
         for (const entry of this.outgoing.values()) entry.sentIn = undefined;
         if (!this.closing) this.log.warn({ service: this.name, waiting: this.outgoing.size }, 'the message broker is unreachable; durable events wait in the outbox');
       } else if (status.type === 'reconnect') {
-        this.streamReady = this.ensureStream();
-        this.streamReady.catch((error: Error) => this.log.error({ err: error }, 'could not ensure the durable stream after reconnecting'));
-        await this.streamReady.catch(() => undefined);
+        // A broker restarted without its store has no stream: create it before sending.
+        await this.stream(true).catch((error: Error) => this.log.warn({ err: error }, 'could not ensure the durable stream after reconnecting; retrying with the sends'));
         this.connected = true;
         this.log.info({ service: this.name, waiting: this.outgoing.size }, 'the message broker is back; sending the outbox');
         void this.rebindLostConsumers();
@@ -302,7 +322,13 @@ export class NatsEventBus extends EventBus {
       return;
     }
     const record = { eventId: event.eventId, subject, payload: data };
-    this.outbox.append(record);
+    try {
+      this.outbox.append(record);
+    } catch (error) {
+      // The disk refused (full, gone): the event is still sent, but would not outlive this process.
+      if (!this.journalFailing) this.log.error({ service: this.name, err: error, dir: this.outbox.dir }, 'the outbox cannot be written; durable events are kept in memory only');
+      this.journalFailing = true;
+    }
     this.outgoing.set(record.eventId, { record });
     this.updateCongestion();
     this.pump();
@@ -345,7 +371,9 @@ export class NatsEventBus extends EventBus {
           this.retryTimer = setTimeout(() => {
             this.retryTimer = undefined;
             this.retryAt = 0;
-            this.pump();
+            // The failure may be a stream that is gone (no responders): ensure it before sending again.
+            if (!this.connected) return;
+            void this.stream().catch(() => undefined).finally(() => this.pump());
           }, delay);
           this.retryTimer.unref();
         }
@@ -414,7 +442,7 @@ export class NatsEventBus extends EventBus {
     const run = async () => {
       for (let failures = 0; !stopped && !this.closing; ) {
         try {
-          await this.streamReady;
+          await this.stream();
           const manager = await this.js!.jetstreamManager();
           const settings = { ack_wait: nanos(DURABLE_ACK_WAIT_MS), max_ack_pending: 10_000 };
           await createOrUpdate(
