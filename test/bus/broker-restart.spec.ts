@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DataSource } from 'typeorm';
 import { Api } from '../harness/api.js';
-import { waitFor } from '../harness/net.js';
+import { freePort, waitFor } from '../harness/net.js';
 import { login, startDistributed } from '../harness/stack.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../../../test/bus/fixtures/script_groups');
@@ -91,5 +91,26 @@ describe('a broker restart during a run (distributed)', { concurrency: false, ti
     }
     const said = stack.output().split('\n').filter((l) => l.includes('outbox full: output of running scripts is paused'));
     assert.ok(said.length >= 1 && said.length <= 2, `the execution service said it was held, once (said ${said.length} times)`);
+  });
+
+  test('while the broker is away a service stays up and its /readyz says so, without addresses; ready again once it is back', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    await stack.kill('catalog', 'SIGTERM');
+    await stack.restart('catalog', { HTTP_PORT: String(port) });
+    const readyz = async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+      return res && { status: res.status, text: await res.text() };
+    };
+    await waitFor(async () => (await readyz())?.status === 200, 30_000, 'catalog to be ready');
+    const restarting = stack.nats.restart({ downMs: 3000 });
+    const down = await waitFor(async () => {
+      const answer = await readyz();
+      return answer?.status === 503 ? answer : undefined;
+    }, 5000, 'readiness to report the broker');
+    const bus = (JSON.parse(down.text) as { checks: { name: string; ok: boolean; error?: string }[] }).checks.find((c) => c.name === 'bus');
+    assert.match(bus?.error ?? '', /^message broker unreachable, \d+ events waiting$/);
+    assert.doesNotMatch(down.text, /127\.0\.0\.1|nats:\/\//);
+    await restarting;
+    await waitFor(async () => (await readyz())?.status === 200, 10_000, 'catalog to be ready again');
   });
 });

@@ -291,14 +291,10 @@ export class NatsEventBus extends EventBus {
   private async watchStatus(connection: NatsConnection) {
     for await (const status of connection.status()) {
       if (status.type === 'disconnect' && this.connected) {
-        this.connected = false;
-        // What was sent and not acknowledged may or may not have reached the broker: it all goes
-        // again after the reconnect, from the oldest (a late acknowledgement still counts).
-        this.epoch++;
-        this.sending = 0;
-        for (const entry of this.outgoing.values()) entry.sentIn = undefined;
+        this.giveUpInFlight();
         if (!this.closing) this.log.warn({ service: this.name, waiting: this.outgoing.size }, 'the message broker is unreachable; durable events wait in the outbox');
       } else if (status.type === 'reconnect') {
+        if (this.connected) this.giveUpInFlight(); // its disconnect was not reported
         // A broker restarted without its store has no stream: create it before sending.
         await this.stream(true).catch((error: Error) => this.log.warn({ err: error }, 'could not ensure the durable stream after reconnecting; retrying with the sends'));
         this.connected = true;
@@ -311,6 +307,18 @@ export class NatsEventBus extends EventBus {
         this.pump();
       }
     }
+  }
+
+  /**
+   * What was sent and not acknowledged may or may not have reached the broker: it all goes again
+   * after the reconnect, from the oldest, so the stream keeps the publish order (a late
+   * acknowledgement still counts; a resend that arrives twice is dropped by its message id).
+   */
+  private giveUpInFlight() {
+    this.connected = false;
+    this.epoch++;
+    this.sending = 0;
+    for (const entry of this.outgoing.values()) entry.sentIn = undefined;
   }
 
   publish<S extends EventSubject>(subject: S, body: EventBody<S>): void {
