@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DataSource } from 'typeorm';
 import { Api } from '../harness/api.js';
@@ -112,5 +115,32 @@ describe('a broker restart during a run (distributed)', { concurrency: false, ti
     assert.doesNotMatch(down.text, /127\.0\.0\.1|nats:\/\//);
     await restarting;
     await waitFor(async () => (await readyz())?.status === 200, 10_000, 'catalog to be ready again');
+  });
+
+  test('a service given an OUTBOX_DIR that a live process owns refuses to start, naming that process', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'outbox-taken-'));
+    try {
+      writeFileSync(join(dir, 'owner.pid'), String(process.pid)); // this test runner: alive
+      const child = spawn(process.execPath, ['dist/apps/logging/src/main.js'], {
+        env: {
+          PATH: process.env.PATH,
+          DATABASE_URL: stack.postgres.url,
+          NATS_URL: stack.nats.url,
+          GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
+          HTTP_PORT: '0',
+          AUTH_GRPC_URL: '127.0.0.1:1',
+          OUTBOX_DIR: dir,
+          LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.on('data', (chunk) => (stderr += chunk));
+      const code = await new Promise((r) => child.once('exit', r));
+      assert.equal(code, 78);
+      assert.match(stderr, new RegExp(`the outbox directory ${dir} is in use by process ${process.pid}; give each process an OUTBOX_DIR of its own`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
