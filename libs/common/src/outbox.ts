@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** One durable event waiting for the broker's acknowledgement. */
@@ -47,11 +47,17 @@ function lock(dir: string) {
       writeFileSync(path, String(process.pid), { flag: 'wx' });
       return;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const owner = Number(readFileSync(path, 'utf8').trim());
+    let owner = NaN;
+    try {
+      owner = Number(readFileSync(path, 'utf8').trim());
+    } catch {
+      // Removed meanwhile: try again.
+    }
     if (Number.isInteger(owner) && owner > 0 && alive(owner)) throw new OutboxLockedError(dir, owner);
-    unlinkSync(path); // its owner died: the directory, and what it left, are ours now
+    if (attempt >= 2) throw new Error(`cannot take the lock of the outbox directory ${dir} (another process is taking it too)`);
+    rmSync(path, { force: true }); // its owner died: the directory, and what it left, are ours now
   }
 }
 
