@@ -56,6 +56,7 @@ execution:
       enabled: true
 ingress:
   host: scripts.corp.example
+  trustedProxies: 10.42.0.0/16
 auth:
   bootstrapAdmin:
     existingSecret: admin-credentials
@@ -429,6 +430,8 @@ describe('deployment artefacts (helm chart, k8s manifests, Dockerfiles)', () => 
       const gateway = ms.find((m) => m.kind === 'Deployment' && m.metadata.name.endsWith('-gateway'));
       const env = envOf(gateway!.spec.template.spec.containers[0]);
       assert.equal(env.get('SESSIONS_DOMAIN')?.value, `sessions.${host}`);
+      // X-Forwarded-For is believed from the ingress only (by default the private ranges pod networks use).
+      assert.equal(env.get('TRUSTED_PROXIES')?.value, set === 'default' ? 'uniquelocal' : '10.42.0.0/16', `[${set}] TRUSTED_PROXIES`);
     }
   });
 

@@ -125,13 +125,22 @@ describe('execution service', { concurrency: false }, () => {
 
   test('killing the execution service mid-run marks the run lost and stops its process', async () => {
     const run = await api.run('testing/sleeper.py', { seconds: 60 });
-    await waitFor(async () => (await api.get(`/api/v1/executions/${run.id}`)).body.state === 'running', 5000, 'the run to start');
+    const text = async () => (await api.get(`/api/v1/executions/${run.id}/log?format=text`)).body as string;
+    await waitFor(async () => /tick 2\n/.test(await text()), 5000, 'the first ticks to be stored');
     await stack.kill('execution', 'SIGKILL');
     await stack.restart('execution');
     const final = await finished(run.id);
     assert.equal(final.state, 'lost');
     assert.match(final.stateReason, /restarted while the run was active/);
     assert.equal(processesOf(run.id).length, 0, 'no process of the lost run is left running');
+    // Its log is completed with what was stored, not left waiting for lines that cannot come.
+    const log = await waitFor(async () => {
+      const res = await api.get(`/api/v1/executions/${run.id}/log`);
+      return res.body.complete ? (res.body.lines as { text: string }[]) : undefined;
+    }, 10_000, 'the lost run\'s log to be complete');
+    const ticks = log.map((l) => /^tick (\d+)$/.exec(l.text)?.[1]).filter(Boolean).map(Number);
+    assert.ok(ticks.length >= 2, `ticks stored: ${ticks.join(',')}`);
+    assert.deepEqual(ticks, ticks.map((_, i) => i + 1), 'the stored ticks, once, in order');
     const next = await api.run('testing/sleeper.py', { seconds: 0.2 });
     assert.equal((await finished(next.id)).state, 'succeeded', 'the restarted service runs new work');
   });

@@ -8,6 +8,7 @@ import { KeysModule } from './keys/keys.module.js';
 import { SigningKeyRecord } from './keys/signing-key.entity.js';
 import { CreateAuth1764100000000 } from './migrations/1764100000000-create-auth.js';
 import { ApiTokensAudit1764200000000 } from './migrations/1764200000000-api-tokens-audit.js';
+import { LoginLocks1764610000000 } from './migrations/1764610000000-login-locks.js';
 import { RefreshTokenRecord } from './tokens/refresh-token.entity.js';
 import { TokensModule } from './tokens/tokens.module.js';
 import { UserRecord } from './users/user.entity.js';
@@ -34,7 +35,7 @@ export const authApp: ServiceApp<AuthConfig> = {
   schema: {
     schema: 'auth',
     entities: [UserRecord, SigningKeyRecord, RefreshTokenRecord],
-    migrations: [CreateAuth1764100000000, ApiTokensAudit1764200000000],
+    migrations: [CreateAuth1764100000000, ApiTokensAudit1764200000000, LoginLocks1764610000000],
   },
   module: (deps) => ({
     module: AuthAppModule,

@@ -33,6 +33,14 @@ export class AuthConfig extends ServiceConfig {
   @MaxLength(1024, { message: 'BOOTSTRAP_ADMIN_PASSWORD must be at most 1024 characters long' })
   BOOTSTRAP_ADMIN_PASSWORD?: string;
 
+  /**
+   * Where a generated first password is kept (mode 0600), written in the transaction that
+   * creates the admin. Set by all-in-one to <data dir>/initial-admin-password.
+   */
+  @IsOptional()
+  @IsString()
+  INITIAL_ADMIN_PASSWORD_FILE?: string;
+
   /*
    * Login throttling per client address (in memory, per auth replica; see LoginThrottle).
    * Failures beyond LOGIN_THROTTLE_FREE_FAILURES within the window are each answered

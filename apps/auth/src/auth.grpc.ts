@@ -144,7 +144,7 @@ export class AuthGrpcController implements AuthServiceController {
     // (the lockout itself is): a flood of refused attempts costs neither hashing nor rows.
     this.throttle.check(ip);
     try {
-      const session = await this.sessions.login(request.username, request.password);
+      const session = await this.sessions.login(request.username, request.password, ip);
       this.throttle.recordSuccess(ip, attempted);
       await this.audit.record({ action: 'auth.login', actorId: session.user.id, actorUsername: session.user.username, ip, targetType: 'user', targetId: session.user.id, targetName: session.user.username });
       return toLoginResponse(session);

@@ -10,6 +10,7 @@ import jwt from 'jsonwebtoken';
 import { TokenVerifier, VerificationKeySource } from '#common/auth.js';
 import { InProcessEventBus } from '#common/bus.js';
 import { loadConfig } from '#common/config.js';
+import { fieldErrorsOf } from '#common/errors.js';
 import { openDatabase } from '#common/database.js';
 import { PROTO_ROOT } from '#common/paths.js';
 import { startServiceApp } from '#common/service-app.js';
@@ -182,21 +183,36 @@ describe('auth service', { timeout: 60_000 }, () => {
       assert.equal((await login('lars', 'lars password 2')).user?.username, 'lars');
     });
 
+    it("wrong passwords from one address lock the account for that address only, never for its owner elsewhere", async () => {
+      const user = await call<User>(auth.client, 'createUser', { username: 'nina', password: 'nina password 1' }, adminToken);
+      // Someone else, behind a shared address, guessing nina's password.
+      for (let i = 0; i < 4; i++) await rejects(loginFrom(auth.client, '10.7.0.1', 'nina', 'wrong password!!'), grpc.status.UNAUTHENTICATED);
+      await rejects(loginFrom(auth.client, '10.7.0.1', 'nina', 'wrong password!!'), grpc.status.RESOURCE_EXHAUSTED, /locked for 15 more minutes at your address/);
+      await rejects(loginFrom(auth.client, '10.7.0.1', 'nina', 'nina password 1'), grpc.status.RESOURCE_EXHAUSTED, /at your address/);
+      // Nina herself, from her own address: not locked, and her success leaves the guesser's lock in place.
+      assert.equal((await loginFrom(auth.client, '10.7.0.2', 'nina', 'nina password 1')).user?.id, user.id);
+      await rejects(loginFrom(auth.client, '10.7.0.1', 'nina', 'nina password 1'), grpc.status.RESOURCE_EXHAUSTED, /at your address/);
+      // Failures from several addresses do not add up.
+      for (const address of ['10.7.1.1', '10.7.1.2', '10.7.1.3', '10.7.1.4', '10.7.1.5', '10.7.1.6']) {
+        await rejects(loginFrom(auth.client, address, 'nina', 'wrong password!!'), grpc.status.UNAUTHENTICATED);
+      }
+      assert.equal((await loginFrom(auth.client, '10.7.0.2', 'nina', 'nina password 1')).user?.id, user.id);
+    });
+
     it('an admin unlocks a locked account (audited), keeping its password', async () => {
       const user = await call<User>(auth.client, 'createUser', { username: 'lucy', password: 'lucy password 1' }, adminToken);
       // From an address of its own, so the per-address throttle of other tests is not involved.
       for (let i = 0; i < 4; i++) await rejects(loginFrom(auth.client, '10.9.0.1', 'lucy', 'wrong password!!'), grpc.status.UNAUTHENTICATED);
       await rejects(loginFrom(auth.client, '10.9.0.1', 'lucy', 'wrong password!!'), grpc.status.RESOURCE_EXHAUSTED, /this account is locked/);
-      await rejects(loginFrom(auth.client, '10.9.0.2', 'lucy', 'lucy password 1'), grpc.status.RESOURCE_EXHAUSTED, /this account is locked/);
+      await rejects(loginFrom(auth.client, '10.9.0.1', 'lucy', 'lucy password 1'), grpc.status.RESOURCE_EXHAUSTED, /this account is locked for 15 more minutes at your address/);
       const viewer = await loginFrom(auth.client, '10.9.0.2', 'lars', 'lars password 2');
       await rejects(call(auth.client, 'unlockUser', { id: user.id }, viewer.accessToken), grpc.status.PERMISSION_DENIED, /requires level admin/);
       await rejects(call(auth.client, 'unlockUser', { id: user.id }), grpc.status.UNAUTHENTICATED);
       await rejects(call(auth.client, 'unlockUser', { id: '00000000-0000-0000-0000-000000000000' }, adminToken), grpc.status.NOT_FOUND);
       const unlocked = await call<{ user: User; wasLocked: boolean }>(auth.client, 'unlockUser', { id: user.id }, adminToken);
       assert.deepEqual([unlocked.user.username, unlocked.wasLocked], ['lucy', true]);
-      const [row] = await auth.dataSource.query(`SELECT failed_login_count, locked_until FROM auth.users WHERE id = $1`, [user.id]);
-      assert.deepEqual([row.failed_login_count, row.locked_until], [0, null]);
-      assert.equal((await loginFrom(auth.client, '10.9.0.2', 'lucy', 'lucy password 1')).user?.id, user.id);
+      assert.deepEqual(await auth.dataSource.query(`SELECT * FROM auth.login_locks WHERE user_id = $1`, [user.id]), []);
+      assert.equal((await loginFrom(auth.client, '10.9.0.1', 'lucy', 'lucy password 1')).user?.id, user.id);
       // Unlocking an account that is not locked is fine, and says so.
       assert.equal((await call<{ wasLocked: boolean }>(auth.client, 'unlockUser', { id: user.id }, adminToken)).wasLocked, false);
       const { events } = await call<{ events: { actorUsername: string; targetId: string; outcome: string; detailsJson: string }[] }>(
@@ -414,7 +430,7 @@ describe('auth service', { timeout: 60_000 }, () => {
       await rejects(call(auth.client, 'createUser', { username: 'Vera', password: 'another pw 123' }, adminToken), grpc.status.ALREADY_EXISTS, /already taken/);
       await rejects(call(auth.client, 'createUser', { username: 'newbie', password: 'short' }, adminToken), grpc.status.INVALID_ARGUMENT, 'Password must be at least 10 characters long');
       const bad = await rejects(call(auth.client, 'createUser', { username: 'a b', password: 'long enough pw', level: 'boss' }, adminToken), grpc.status.INVALID_ARGUMENT);
-      assert.deepEqual(Object.keys(JSON.parse(String(bad.metadata.get('x-error-fields')[0]))).sort(), ['level', 'username']);
+      assert.deepEqual(Object.keys(fieldErrorsOf(bad.metadata)!).sort(), ['level', 'username']);
       const created = await call<User>(auth.client, 'createUser', { username: 'Dev.One', password: 'dev password 1', level: 'developer', language: 'fr' }, adminToken);
       assert.equal(created.level, 'developer');
       assert.equal(created.language, 'fr');

@@ -7,6 +7,7 @@ import { CreateExecutions1764000000000 } from './migrations/1764000000000-create
 import { RunLinks1764200000000 } from './migrations/1764200000000-run-links.js';
 import { ProjectsCodeSessions1764300000000 } from './migrations/1764300000000-projects-code-sessions.js';
 import { LogCursor1764500000000 } from './migrations/1764500000000-log-cursor.js';
+import { IdempotencyFingerprint1764610000000 } from './migrations/1764610000000-idempotency-fingerprint.js';
 import { CodeSessionRecord } from './code-sessions/code-session.entity.js';
 import { CodeSessionsModule } from './code-sessions/code-sessions.module.js';
 import { ActiveProjectRecord, ProjectRecord } from './projects/project.entity.js';
@@ -25,7 +26,7 @@ export const executionApp: ServiceApp<ExecutionConfig> = {
   schema: {
     schema: 'execution',
     entities: [ExecutionRecord, ProjectRecord, ActiveProjectRecord, CodeSessionRecord],
-    migrations: [CreateExecutions1764000000000, RunLinks1764200000000, ProjectsCodeSessions1764300000000, ...SESSION_MIGRATIONS, LogCursor1764500000000],
+    migrations: [CreateExecutions1764000000000, RunLinks1764200000000, ProjectsCodeSessions1764300000000, ...SESSION_MIGRATIONS, LogCursor1764500000000, IdempotencyFingerprint1764610000000],
   },
   module: (deps) => ({
     module: ExecutionAppModule,

@@ -69,6 +69,16 @@ export class ExecutionConfig extends ServiceConfig {
   @Min(0)
   CANCEL_GRACE_SECONDS = 5;
 
+  /**
+   * At shutdown, time the active runs get to finish; those still running are then stopped
+   * (as a cancel, with CANCEL_GRACE_SECONDS between SIGTERM and SIGKILL) and end `cancelled`.
+   */
+  @Type(() => Number)
+  @IsInt({ message: 'SHUTDOWN_GRACE_SECONDS must be an integer number of seconds' })
+  @Min(0, { message: 'SHUTDOWN_GRACE_SECONDS must be 0 or more' })
+  @Max(3600, { message: 'SHUTDOWN_GRACE_SECONDS must be at most 3600 (one hour)' })
+  SHUTDOWN_GRACE_SECONDS = 10;
+
   /** Runs one user may have starting or running at once; more wait queued (0 = no limit). */
   @Type(() => Number)
   @IsInt({ message: 'MAX_RUNS_PER_USER must be an integer (0 = no limit)' })

@@ -7,7 +7,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { JsonLogger, rootLogger } from '#common/logger.js';
 import { PROJECT_ROOT } from '#common/paths.js';
-import type { GatewayConfig } from './gateway.config.js';
+import { trustProxySetting, type GatewayConfig } from './gateway.config.js';
 import { GatewayModule } from './gateway.module.js';
 import { LiveSocketServer } from './live/live-socket.server.js';
 import { SessionProxy } from './sessions/session-proxy.js';
@@ -26,7 +26,7 @@ export async function startGateway(config: GatewayConfig): Promise<INestApplicat
   app.use(sessions.middleware);
   // File uploads are read raw, byte for byte, whatever their content type.
   app.useBodyParser('json', { limit: '1mb', type: (req) => isJson(req.headers['content-type']) && !FILE_UPLOAD.test(req.url ?? '') });
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.set('trust proxy', trustProxySetting(config.TRUSTED_PROXIES));
   app.disable('x-powered-by');
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.useStaticAssets(join(PROJECT_ROOT, 'apps/gateway/web'), { index: 'index.html' });

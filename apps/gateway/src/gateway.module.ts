@@ -67,7 +67,7 @@ export class GatewayModule implements NestModule {
           provide: READINESS_CHECKS,
           inject: [ServiceClients],
           useFactory: (clients: ServiceClients): ReadinessCheck[] =>
-            SERVICE_NAMES.map((name) => ({ name, check: () => clients.waitForReady(name, 1500) })),
+            SERVICE_NAMES.map((name) => ({ name, label: `${name} service`, check: () => clients.waitForReady(name, 1500) })),
         },
         LiveRunStream,
         LiveSocketServer,

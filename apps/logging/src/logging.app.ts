@@ -7,6 +7,7 @@ import { LogStream } from './logs/log-stream.entity.js';
 import { LogsModule } from './logs/logs.module.js';
 import { CreateLogs1764000000000 } from './migrations/1764000000000-create-logs.js';
 import { LogChunksAsText1764400000000 } from './migrations/1764400000000-log-chunks-as-text.js';
+import { ContiguousLogRows1765000000000 } from './migrations/1765000000000-contiguous-log-rows.js';
 
 @Module({})
 class LoggingAppModule {}
@@ -15,7 +16,7 @@ export const loggingApp: ServiceApp<LoggingConfig> = {
   name: 'logging',
   configClass: LoggingConfig,
   required: ['AUTH_GRPC_URL'],
-  schema: { schema: 'logging', entities: [LogStream, LogChunkRecord], migrations: [CreateLogs1764000000000, LogChunksAsText1764400000000] },
+  schema: { schema: 'logging', entities: [LogStream, LogChunkRecord], migrations: [CreateLogs1764000000000, LogChunksAsText1764400000000, ContiguousLogRows1765000000000] },
   module: (deps) => ({
     module: LoggingAppModule,
     imports: [ServiceCoreModule.forRoot(deps), ServiceAuthModule.forRoot(deps.config.AUTH_GRPC_URL!), LogsModule],

@@ -72,6 +72,29 @@ export class ServiceConfig {
   BACKUP_GRPC_URL?: string;
 }
 
+/** Names whose values are never printed: passwords, keys, tokens, and URLs (which may carry credentials). */
+const SECRET_NAME = /PASSWORD|PASSPHRASE|SECRET|TOKEN(?!_TTL)|KEY|CREDENTIAL|PRIVATE|_URL$|_DSN$/i;
+
+/**
+ * What a problem report may show of a value: the value itself for plain settings; for a URL,
+ * the URL with its password masked; for any other secret, only its length. Start-up errors end
+ * up in logs and CI output, where a secret must never appear.
+ */
+export function describeValue(name: string, value: string): string {
+  if (!SECRET_NAME.test(name)) return `got ${JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value)}`;
+  try {
+    const url = new URL(value);
+    if (/_URL$|_DSN$/i.test(name) && url.host) {
+      if (url.password) url.password = '***';
+      if (url.search) url.search = '?***'; // e.g. ?password=…
+      return `got ${JSON.stringify(url.href)}`;
+    }
+  } catch {
+    // Not a URL: nothing of it can be shown safely.
+  }
+  return `value hidden, ${value.length} characters`;
+}
+
 /**
  * Builds and validates a config object from an environment-like map.
  * `required` names optional-by-class variables that this app cannot run without.
@@ -91,7 +114,7 @@ export function loadConfig<T extends object>(
       continue;
     }
     for (const message of Object.values(error.constraints ?? {})) {
-      problems.push(`${message} (got ${JSON.stringify(source[error.property])})`);
+      problems.push(`${message} (${describeValue(error.property, String(source[error.property]))})`);
     }
   }
   if (problems.length) throw new ConfigError(problems);

@@ -4,11 +4,18 @@ import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
 const dataDir = process.argv[2];
+// A terminal's Ctrl-C (SIGINT to the whole process group) or a SIGTERM to the group must
+// not end the database under the parent: the parent stops it last, after its own
+// connections closed ('stop' below), or its death closes the IPC channel.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
 try {
   const db = await PGlite.create({ dataDir });
   const server = new PGLiteSocketServer({ db, port: 0, host: '127.0.0.1' });
   await server.start();
+  let stopping = false;
   const stop = async () => {
+    if (stopping) return;
+    stopping = true;
     await server.stop();
     await db.close(); // flushes the data folder
     process.exit(0);

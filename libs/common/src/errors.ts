@@ -13,6 +13,8 @@ export class DomainError extends Error {
     message: string,
     readonly fields?: FieldErrors,
     readonly retryAfterSeconds?: number,
+    /** A stable machine-readable reason (e.g. IDEMPOTENCY_KEY_REUSED), sent to clients as `code`. */
+    readonly reason?: string,
   ) {
     super(message);
     this.name = 'DomainError';
@@ -26,18 +28,55 @@ export const permissionDenied = (message: string) => new DomainError(GrpcStatus.
 export const unauthenticated = (message: string) => new DomainError(GrpcStatus.UNAUTHENTICATED, message);
 export const conflict = (message: string) => new DomainError(GrpcStatus.ALREADY_EXISTS, message);
 export const failedPrecondition = (message: string) => new DomainError(GrpcStatus.FAILED_PRECONDITION, message);
+/** The same Idempotency-Key sent again with a different request. */
+export const idempotencyKeyReused = (message: string) =>
+  new DomainError(GrpcStatus.FAILED_PRECONDITION, message, undefined, undefined, 'IDEMPOTENCY_KEY_REUSED');
 export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
   new DomainError(GrpcStatus.RESOURCE_EXHAUSTED, message, undefined, retryAfterSeconds);
 
-const FIELDS_KEY = 'x-error-fields';
+/**
+ * Binary (`-bin`) so any text travels: field errors are in the caller's language, and an
+ * ASCII-only key refused "doit être au plus 600" (the call then failed with 500).
+ */
+const FIELDS_KEY = 'x-error-fields-bin';
 const RETRY_AFTER_KEY = 'retry-after';
+const REASON_KEY = 'x-error-reason';
+/** Reasons whose HTTP status is not their gRPC status's: the request is well-formed but cannot be processed. */
+const REASON_HTTP_STATUS: Record<string, number> = { IDEMPOTENCY_KEY_REUSED: 422 };
+/** Set on every error a service answers, so a caller tells "the peer said so" from "the peer could not be reached". */
+const ANSWERED_KEY = 'x-error-answered';
+
+/** The per-field problems a gRPC error carries in its trailers, if any. */
+export function fieldErrorsOf(metadata: Metadata | undefined): FieldErrors | undefined {
+  const raw = metadata?.get(FIELDS_KEY)[0];
+  if (raw === undefined) return undefined;
+  try {
+    const fields = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : raw);
+    return fields && typeof fields === 'object' && !Array.isArray(fields) ? (fields as FieldErrors) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The error object grpc-js sends for a DomainError: status, message and details in trailers. */
 export function toGrpcError(error: DomainError): { code: number; message: string; metadata: Metadata } {
   const metadata = new Metadata();
-  if (error.fields) metadata.set(FIELDS_KEY, JSON.stringify(error.fields));
+  metadata.set(ANSWERED_KEY, '1');
+  if (error.fields) metadata.set(FIELDS_KEY, Buffer.from(JSON.stringify(error.fields), 'utf8'));
+  if (error.reason) metadata.set(REASON_KEY, error.reason);
   if (error.retryAfterSeconds !== undefined) metadata.set(RETRY_AFTER_KEY, String(error.retryAfterSeconds));
   return { code: error.code, message: error.message, metadata };
+}
+
+/**
+ * A peer that could not be reached, named after what it is (e.g. "execution service unavailable"): grpc-js's
+ * own text for it ("No connection established. Last error: connect ECONNREFUSED 10.0.0.5:50051") holds
+ * the peer's address. Any other error, and a peer's own UNAVAILABLE answer, pass unchanged.
+ */
+export function namePeerUnavailable(error: unknown, dependency: string): unknown {
+  const e = error as { code?: unknown; metadata?: unknown };
+  if (e?.code !== GrpcStatus.UNAVAILABLE || (e.metadata instanceof Metadata && e.metadata.get(ANSWERED_KEY).length)) return error;
+  return { code: GrpcStatus.UNAVAILABLE, details: `${dependency} unavailable`, metadata: new Metadata() };
 }
 
 const HTTP_STATUS: Partial<Record<GrpcStatus, number>> = {
@@ -60,14 +99,17 @@ export interface HttpErrorBody {
   error: string;
   message: string;
   fields?: FieldErrors;
+  /** A machine-readable reason, when there is one (e.g. IDEMPOTENCY_KEY_REUSED). */
+  code?: string;
 }
 
 /** Reads a gRPC client error (status, message, trailers) into an HTTP status and body. */
 export function grpcErrorToHttp(error: unknown): { status: number; body: HttpErrorBody; retryAfter?: string } | undefined {
   const e = error as { code?: unknown; details?: unknown; metadata?: Metadata };
   if (typeof e?.code !== 'number' || !(e.metadata instanceof Metadata)) return undefined;
-  const status = HTTP_STATUS[e.code as GrpcStatus] ?? 500;
-  const fieldsRaw = e.metadata.get(FIELDS_KEY)[0];
+  const reason = e.metadata.get(REASON_KEY)[0];
+  const status = (reason && REASON_HTTP_STATUS[String(reason)]) || (HTTP_STATUS[e.code as GrpcStatus] ?? 500);
+  const fields = fieldErrorsOf(e.metadata);
   const retryAfter = e.metadata.get(RETRY_AFTER_KEY)[0];
   const message = status === 500 ? 'Internal error' : String(e.details ?? 'Request failed');
   return {
@@ -77,7 +119,8 @@ export function grpcErrorToHttp(error: unknown): { status: number; body: HttpErr
       statusCode: status,
       error: GrpcStatus[e.code as GrpcStatus] ?? 'UNKNOWN',
       message,
-      ...(fieldsRaw ? { fields: JSON.parse(String(fieldsRaw)) as FieldErrors } : {}),
+      ...(fields ? { fields } : {}),
+      ...(reason ? { code: String(reason) } : {}),
     },
   };
 }

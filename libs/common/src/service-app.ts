@@ -9,7 +9,7 @@ import { ConfigError, loadConfig, type ServiceConfig } from './config.js';
 import { openDatabase, type ServiceSchema } from './database.js';
 import { grpcServerOptions } from './grpc.js';
 import { GrpcExceptionFilter } from './grpc-errors.js';
-import { HealthModule } from './health.js';
+import { HealthModule, ReadinessProblem } from './health.js';
 import { OutboxLockedError } from './outbox.js';
 import { JsonLogger, rootLogger } from './logger.js';
 
@@ -57,9 +57,11 @@ export class ServiceCoreModule {
             { name: 'database', check: async () => void (await deps.dataSource.query('SELECT 1')) },
             {
               name: 'bus',
+              label: 'message broker',
               check: async () => {
+                // Says how many events wait, or that output is held: no address in it.
                 const problem = deps.bus.problem();
-                if (problem) throw new Error(problem);
+                if (problem) throw new ReadinessProblem(problem);
               },
             },
           ],

@@ -40,8 +40,19 @@ export interface OutputProducedEvent extends EventEnvelope {
   executionId: string;
   userId: string;
   lines: OutputLine[];
-  /** True when this is the run's last batch: the log is complete. */
+  /** True when this is the run's last batch: no line after it will be produced. */
   final: boolean;
+  /**
+   * On a final event: the last sequence of the run's output (0 when it printed none); the
+   * log is complete once every line up to it is stored. Absent from older publishers: the
+   * log is then completed with what is stored, as before.
+   */
+  finalSequence?: number;
+  /**
+   * On a final event: the run ended `lost`, so lines it never published will never come;
+   * the log is completed with what is stored.
+   */
+  lost?: boolean;
 }
 
 export interface CatalogChangedEvent extends EventEnvelope {

@@ -4,6 +4,7 @@ import { permissionDenied, tooManyRequests, unauthenticated } from '#common/erro
 import { rootLogger } from '#common/logger.js';
 import { verifyAgainstDummy, verifyPassword } from '../users/passwords.js';
 import type { UserRecord } from '../users/user.entity.js';
+import { LoginLocks } from '../users/login-locks.repository.js';
 import { UsersService } from '../users/users.service.js';
 import { TokensService } from './tokens.service.js';
 
@@ -23,7 +24,7 @@ function lockedMessage(until: Date): { message: string; seconds: number } {
   const minutes = Math.ceil(seconds / 60);
   return {
     seconds,
-    message: `Too many failed sign-in attempts: this account is locked for ${minutes} more minute${minutes === 1 ? '' : 's'}. Try again later or ask an administrator to reset the password`,
+    message: `Too many failed sign-in attempts: this account is locked for ${minutes} more minute${minutes === 1 ? '' : 's'} at your address. Try again later or ask an administrator to unlock it`,
   };
 }
 
@@ -35,11 +36,13 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly users: UsersService,
     private readonly tokens: TokensService,
+    private readonly locks: LoginLocks,
   ) {}
 
   onModuleInit() {
     this.purgeTimer = setInterval(() => {
       this.tokens.purgeExpired().catch((err) => rootLogger().warn({ err }, 'could not purge expired refresh tokens'));
+      this.locks.purgeStale().catch((err) => rootLogger().warn({ err }, 'could not purge stale login locks'));
     }, PURGE_EVERY_MS);
     this.purgeTimer.unref();
   }
@@ -48,27 +51,34 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
     clearInterval(this.purgeTimer);
   }
 
-  async login(username: string, password: string): Promise<Session> {
+  /**
+   * Signs in from `address` (the client's, as the gateway saw it). Wrong passwords lock the
+   * account for that address only: someone guessing elsewhere, even behind the same proxy
+   * or NAT as another address, cannot lock its owner out.
+   */
+  async login(username: string, password: string, address: string): Promise<Session> {
     const user = username ? await this.users.findForLogin(username.trim()) : undefined;
     if (!user) {
       await verifyAgainstDummy(password ?? '');
       throw unauthenticated(INVALID_CREDENTIALS);
     }
-    if (user.lockedUntil && user.lockedUntil.getTime() > Date.now()) {
-      const { message, seconds } = lockedMessage(user.lockedUntil);
+    const from = address || 'unknown';
+    const lockedUntil = await this.locks.lockedUntil(user.id, from);
+    if (lockedUntil) {
+      const { message, seconds } = lockedMessage(lockedUntil);
       throw tooManyRequests(message, seconds);
     }
     if (!(await verifyPassword(user.passwordHash, password ?? ''))) {
-      const lockedUntil = await this.users.recordFailedLogin(user.id);
-      if (lockedUntil) {
-        rootLogger().warn({ userId: user.id, username: user.username }, 'account locked after repeated failed logins');
-        const { message, seconds } = lockedMessage(lockedUntil);
+      const lockedNow = await this.locks.recordFailure(user.id, from);
+      if (lockedNow) {
+        rootLogger().warn({ userId: user.id, username: user.username, address: from }, 'account locked for an address after repeated failed logins');
+        const { message, seconds } = lockedMessage(lockedNow);
         throw tooManyRequests(message, seconds);
       }
       throw unauthenticated(INVALID_CREDENTIALS);
     }
     if (!user.active) throw permissionDenied(ACCOUNT_DEACTIVATED);
-    await this.users.recordSuccessfulLogin(user.id);
+    await this.locks.recordSuccess(user.id, from);
     const familyId = randomUUID();
     const refreshToken = await this.tokens.issueRefreshToken(user.id, familyId);
     return this.session(user, refreshToken, familyId);

@@ -4,14 +4,13 @@ import { IsNull, type Repository } from 'typeorm';
 import { conflict, invalidArgument, notFound, type FieldErrors } from '#common/errors.js';
 import { isLanguage, isLevel, LANGUAGES, LEVELS, THEMES, type Language, type Theme } from '#contracts/levels.js';
 import { checkPasswordRules, hashPassword } from './passwords.js';
+import { LoginLocks } from './login-locks.repository.js';
 import { UserRecord } from './user.entity.js';
 import { isUuid } from '#common/ids.js';
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
 /** Deliberately plain: no quotes, angle brackets or spaces (nothing a template or a query could mistake for code). */
 export const EMAIL_PATTERN = /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/;
-export const MAX_FAILED_LOGINS = 5;
-export const LOCK_SECONDS = 15 * 60;
 
 export interface NewUser {
   username: string;
@@ -46,7 +45,10 @@ function isUniqueViolation(error: unknown): boolean {
 /** The users table: accounts, levels, preferences and the per-account login lock. */
 @Injectable()
 export class UsersService {
-  constructor(@InjectRepository(UserRecord) private readonly users: Repository<UserRecord>) {}
+  constructor(
+    @InjectRepository(UserRecord) private readonly users: Repository<UserRecord>,
+    private readonly locks: LoginLocks,
+  ) {}
 
   async get(id: string): Promise<UserRecord> {
     const user = isUuid(id) ? await this.users.findOneBy({ id, deletedAt: IsNull() }) : null;
@@ -100,13 +102,22 @@ export class UsersService {
    * Creates the first user, an admin, only when there is no user at all.
    * Safe for replicas starting together: at most one insert wins.
    */
-  async createFirstAdmin(username: string, passwordHash: string): Promise<UserRecord | undefined> {
-    const rows: { id: string }[] = await this.users.query(
-      `INSERT INTO auth.users (username, password_hash, level)
-       SELECT $1, $2, 'admin' WHERE NOT EXISTS (SELECT 1 FROM auth.users)
-       ON CONFLICT DO NOTHING RETURNING id`,
-      [username, passwordHash],
-    );
+  /**
+   * Creates the admin when there is no user. `beforeCommit` runs inside the same transaction
+   * once the row is in: when it fails, no admin exists (so a generated password is never
+   * committed without being kept somewhere).
+   */
+  async createFirstAdmin(username: string, passwordHash: string, beforeCommit?: () => void | Promise<void>): Promise<UserRecord | undefined> {
+    const rows = await this.users.manager.transaction(async (tx) => {
+      const inserted: { id: string }[] = await tx.query(
+        `INSERT INTO auth.users (username, password_hash, level)
+         SELECT $1, $2, 'admin' WHERE NOT EXISTS (SELECT 1 FROM auth.users)
+         ON CONFLICT DO NOTHING RETURNING id`,
+        [username, passwordHash],
+      );
+      if (inserted.length) await beforeCommit?.();
+      return inserted;
+    });
     return rows.length ? this.get(rows[0].id) : undefined;
   }
 
@@ -171,11 +182,12 @@ export class UsersService {
     const user = await this.get(id);
     await this.users.query(
       `UPDATE auth.users SET username = 'deleted-' || replace(id::text, '-', ''), email = '', password_hash = '!deleted',
-         active = false, language = 'en', theme = 'light', failed_login_count = 0, locked_until = NULL,
+         active = false, language = 'en', theme = 'light',
          deleted_at = now(), updated_at = now()
        WHERE id = $1 AND deleted_at IS NULL`,
       [id],
     );
+    await this.locks.clear(id);
     return user;
   }
 
@@ -185,41 +197,15 @@ export class UsersService {
     checkPasswordRules(password, user.username, field);
     const hash = await hashPassword(password);
     await this.users.query(
-      `UPDATE auth.users SET password_hash = $2, failed_login_count = 0, locked_until = NULL, updated_at = now() WHERE id = $1`,
+      `UPDATE auth.users SET password_hash = $2, updated_at = now() WHERE id = $1`,
       [id, hash],
     );
+    await this.locks.clear(id);
   }
 
-  /** Counts a wrong password; the MAX_FAILED_LOGINS-th in a row locks the account. Returns the lock end, if locked now. */
-  async recordFailedLogin(id: string): Promise<Date | undefined> {
-    const [rows] = (await this.users.query(
-      `UPDATE auth.users SET
-         failed_login_count = CASE WHEN failed_login_count + 1 >= $2 THEN 0 ELSE failed_login_count + 1 END,
-         locked_until = CASE WHEN failed_login_count + 1 >= $2 THEN now() + make_interval(secs => $3) ELSE locked_until END
-       WHERE id = $1 RETURNING locked_until`,
-      [id, MAX_FAILED_LOGINS, LOCK_SECONDS],
-    )) as [{ locked_until: Date | null }[], number];
-    const lockedUntil = rows[0]?.locked_until;
-    return lockedUntil && lockedUntil.getTime() > Date.now() ? lockedUntil : undefined;
-  }
-
-  /** Clears the failed-login count and the lock; returns the account and whether it was locked. */
+  /** Clears the account's failed-login counts and locks (from every address); returns the account and whether it was locked. */
   async unlock(id: string): Promise<{ user: UserRecord; wasLocked: boolean; failedLoginCount: number }> {
-    const before = await this.get(id);
-    const [rows] = (await this.users.query(
-      `UPDATE auth.users u SET failed_login_count = 0, locked_until = NULL, updated_at = now()
-       FROM (SELECT id, failed_login_count, locked_until FROM auth.users WHERE id = $1 FOR UPDATE) old
-       WHERE u.id = old.id AND u.deleted_at IS NULL
-       RETURNING old.failed_login_count AS failed, old.locked_until IS NOT NULL AND old.locked_until > now() AS locked`,
-      [id],
-    )) as [{ failed: number; locked: boolean }[], number];
-    return { user: rows.length ? await this.get(id) : before, wasLocked: rows[0]?.locked ?? false, failedLoginCount: rows[0]?.failed ?? 0 };
-  }
-
-  async recordSuccessfulLogin(id: string): Promise<void> {
-    await this.users.query(
-      `UPDATE auth.users SET failed_login_count = 0, locked_until = NULL WHERE id = $1 AND (failed_login_count <> 0 OR locked_until IS NOT NULL)`,
-      [id],
-    );
+    const user = await this.get(id);
+    return { user, ...(await this.locks.clear(user.id)) };
   }
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { fieldErrorsOf } from '#common/errors.js';
 import type { Level } from '#contracts/levels.js';
 import type { ListScriptMetadataVersionsResponse, ScriptDocumentation, ScriptTags, ListMyTagsResponse, Script } from '#contracts/generated/scriptorium/catalog/v1/catalog.js';
 import { startCatalogUnderTest, unary, type CatalogUnderTest } from '../testing/catalog-under-test.js';
@@ -109,7 +110,7 @@ describe('catalog metadata edits, docs and tags over gRPC', { timeout: 30_000 },
       edit: { requiredLevel: 'boss', tags: { tags: ['ok', 'no spaces'] }, parametersJson: '{"x": 1}' },
     }, 'developer'));
     assert.equal(error?.code, grpc.status.INVALID_ARGUMENT);
-    const fields = JSON.parse(String(error!.metadata.get('x-error-fields')[0]));
+    const fields = fieldErrorsOf(error!.metadata)!;
     assert.deepEqual(Object.keys(fields).sort(), ['parameters', 'required_level', 'tags[1]']);
   });
 

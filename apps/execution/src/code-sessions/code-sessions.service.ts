@@ -8,7 +8,7 @@ import { DomainError, failedPrecondition, invalidArgument, notFound, permissionD
 import { CODE_SESSION_SETTINGS, type CodeSessionSettings } from '../projects/projects.config.js';
 import { CODE_SESSIONS_GROUP, ProjectsService } from '../projects/projects.service.js';
 import { ExecutionRecord } from '../runs/execution.entity.js';
-import { RunsService } from '../runs/runs.service.js';
+import { requestFingerprint, RunsService } from '../runs/runs.service.js';
 import { CODE_LANGUAGES, CodeSessionRecord, codeSessionScriptId, type CodeLanguage } from './code-session.entity.js';
 import { isUuid } from '#common/ids.js';
 
@@ -115,8 +115,9 @@ export class CodeSessionsService implements OnModuleInit {
     requireLevel(caller, 'developer', 'Executing a code session');
     const session = await this.getOwn(caller, id, 'Executing');
     const key = idempotencyKey.trim() || null;
+    const fingerprint = requestFingerprint({ codeSessionId: session.id, expectedVersion });
     if (key) {
-      const earlier = await this.runs.findOneBy({ userId: caller.userId, idempotencyKey: key });
+      const earlier = await this.runsService.repeatOf(caller, key, fingerprint);
       if (earlier) return earlier;
     }
     if (expectedVersion && expectedVersion !== session.version) {
@@ -147,6 +148,7 @@ export class CodeSessionsService implements OnModuleInit {
         language: caller.language,
         timeoutSeconds: session.timeoutSeconds,
         idempotencyKey: key,
+        idempotencyFingerprint: fingerprint,
       });
     } catch (error) {
       // Two executes at once: the partial unique index lets one run be active; the other learns which.

@@ -54,6 +54,10 @@ export class ExecutionRecord {
   @Column({ name: 'idempotency_key', type: 'text', nullable: true })
   idempotencyKey: string | null;
 
+  /** Hash of the request the key was sent with (see requestFingerprint). */
+  @Column({ name: 'idempotency_fingerprint', type: 'text', nullable: true })
+  idempotencyFingerprint: string | null;
+
   @Column({ name: 'project_id', type: 'text' })
   projectId: string;
 

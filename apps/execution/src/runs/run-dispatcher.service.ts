@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { OutputLine } from '#contracts/events.js';
@@ -40,8 +40,10 @@ const MAX_PUBLISH_LINES = 2000;
  * from the run's stored log cursor (see OutputLedger), so no line is lost or doubled.
  */
 @Injectable()
-export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
+export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly active = new Map<string, RunHandle>();
+  /** Ends of runs being stored (`finish`): shutdown waits for them. */
+  private readonly finishing = new Set<Promise<void>>();
   private claiming = false;
   /** Slots promised to submissions still being stored. */
   private reserved = 0;
@@ -112,11 +114,30 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     this.kick();
   }
 
+  /** Shutdown, first step: nothing new is claimed (queued runs stay queued for the next start). */
   onModuleDestroy() {
     this.destroyed = true;
     this.releaseCongestion();
     clearInterval(this.timer);
     clearInterval(this.heartbeatTimer);
+  }
+
+  /**
+   * Shutdown, before the runtime and the database go: the local runtime's active runs get
+   * SHUTDOWN_GRACE_SECONDS to finish; the others are then stopped and end `cancelled`
+   * ("the platform was stopped") with their output stored, rather than being killed with
+   * the launcher or found `lost` at the next start. Kubernetes pods outlive the service
+   * and are re-attached at the next start, so they are left running.
+   */
+  async beforeApplicationShutdown() {
+    if (this.runtime instanceof KubernetesRuntime) return;
+    const idle = () => !this.active.size && !this.finishing.size && !this.claiming;
+    if (!idle()) this.log.info({ runs: this.active.size, graceSeconds: this.config.SHUTDOWN_GRACE_SECONDS }, 'shutting down: waiting for the active runs');
+    await until(idle, this.config.SHUTDOWN_GRACE_SECONDS * 1000);
+    if (this.active.size) this.log.warn({ runs: this.active.size }, 'shutting down: stopping the runs still active');
+    for (const handle of this.active.values()) handle.stop('shutdown', this.config.CANCEL_GRACE_SECONDS);
+    // Bounded by the stop's own SIGKILL, plus the time to store the runs' ends.
+    await until(idle, (this.config.CANCEL_GRACE_SECONDS + 10) * 1000);
   }
 
   /** Stops a run this replica is executing; false when it runs elsewhere or not at all. */
@@ -148,7 +169,7 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Claims and starts as many queued runs as there are free slots. */
   kick() {
-    if (!this.claimingStarted) return;
+    if (!this.claimingStarted || this.destroyed) return;
     if (this.claiming) {
       this.again = true;
       return;
@@ -245,7 +266,10 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
       if (ended) return;
       ended = true;
       clearTimeout(progressTimer);
-      void this.finish(run, pump, ledger, exit, progress, tail);
+      const finished = this.finish(run, pump, ledger, exit, progress, tail)
+        .catch((error) => this.log.error({ err: error, executionId: run.id }, 'storing the end of a run failed'))
+        .finally(() => this.finishing.delete(finished));
+      this.finishing.add(finished);
     };
     const observer: KubernetesRunObserver = {
       started: (runtimeRef) => {
@@ -286,7 +310,7 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     if (exit.stoppedFor) pump.system(`Run ${state.replace('_', ' ')}: ${reason}`);
     pump.end();
     if (!(await ledger.close())) return; // another replica owns the run now
-    this.bus.publish(Subjects.outputProduced, { executionId: run.id, userId: run.userId, lines: [], final: true });
+    this.bus.publish(Subjects.outputProduced, { executionId: run.id, userId: run.userId, lines: [], final: true, finalSequence: pump.lastSequence });
     const error = state === 'failed' ? stderrTail.trim().split('\n').slice(-5).join('\n') || reason : '';
     await this.state.transition(run.id, ['starting', 'running'], state, reason, {
       ...progress,
@@ -328,7 +352,7 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async markLost(id: string, reason: string) {
     const run = await this.state.transition(id, ['starting', 'running'], 'lost', reason, { finishedAt: new Date(), launchSpec: null });
-    if (run) this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true });
+    if (run) this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true, lost: true });
   }
 
   // ------------------------------------------------------------------ kubernetes: re-attach and adopt
@@ -595,6 +619,12 @@ export class OutputLedger {
   }
 }
 
+/** Resolves once `done()` holds, or after `timeoutMs`. */
+async function until(done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
 function resultRows<T>(result: unknown): T[] {
   // TypeORM's postgres driver answers an UPDATE … RETURNING with [rows, count].
   if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as T[];
@@ -614,6 +644,8 @@ function outcome(exit: RunExit, timeoutSeconds: number, outputLimitMb: number): 
       return ['cancelled', 'cancelled by request'];
     case 'output_limit':
       return ['failed', `stopped: the output exceeded ${outputLimitMb} MB`];
+    case 'shutdown':
+      return ['cancelled', 'the platform was stopped'];
   }
   if (exit.exitCode === 0) return ['succeeded', ''];
   return ['failed', exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.exitCode ?? 'none'}`];

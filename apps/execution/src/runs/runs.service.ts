@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
@@ -7,7 +7,8 @@ import { isTerminal } from '#contracts/execution-states.js';
 import { Subjects } from '#contracts/subjects.js';
 import type { Caller } from '#common/auth.js';
 import { EventBus } from '#common/bus.js';
-import { failedPrecondition, invalidArgument, notFound, permissionDenied, tooManyRequests } from '#common/errors.js';
+import { isUuid } from '#common/ids.js';
+import { failedPrecondition, idempotencyKeyReused, invalidArgument, notFound, permissionDenied, tooManyRequests } from '#common/errors.js';
 import { CatalogClient } from '../catalog/catalog.client.js';
 import type { ExecutionConfig } from '../execution.config.js';
 import { launchArguments, SECRET_MASK } from '../parameters/launch-arguments.js';
@@ -57,9 +58,18 @@ export interface PreparedRun {
   language: string;
   timeoutSeconds: number;
   idempotencyKey: string | null;
+  /** What the key stands for (requestFingerprint of the request as the caller sent it). */
+  idempotencyFingerprint?: string | null;
   rerunOf?: string | null;
   /** An interactive script: the run opens a session and is told the port to serve on. */
   interactive?: boolean;
+}
+
+/** A hash of what a request asks for, keys sorted at every depth, so the same request always hashes the same. */
+export function requestFingerprint(request: Record<string, unknown>): string {
+  const sorted = (_: string, value: unknown) =>
+    value && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : value;
+  return createHash('sha256').update(JSON.stringify(request, sorted)).digest('base64url');
 }
 
 @Injectable()
@@ -81,10 +91,8 @@ export class RunsService {
   async submit(caller: Caller, request: RunRequest): Promise<ExecutionRecord> {
     const idempotencyKey = request.idempotencyKey.trim() || null;
     if (idempotencyKey && idempotencyKey.length > 200) throw invalidArgument('Idempotency key must be at most 200 characters');
-    if (idempotencyKey) {
-      const earlier = await this.runs.findOneBy({ userId: caller.userId, idempotencyKey });
-      if (earlier) return earlier;
-    }
+    // A repeat is compared with its first request below, once secrets can be masked; it skips the limits.
+    const earlier = idempotencyKey ? await this.runs.findOneBy({ userId: caller.userId, idempotencyKey }) : null;
     const language = request.language || caller.language;
     let parameters: Record<string, unknown>;
     try {
@@ -96,15 +104,18 @@ export class RunsService {
       throw invalidArgument('parameters must be a JSON object, e.g. {"name": "Ada"}');
     }
     // Independent: ask the catalog while the limits are checked.
-    const [script] = await Promise.all([this.catalog.getScript(request.scriptId, language, caller.authorization), this.checkSubmissionLimits(caller)]);
+    const [script] = await Promise.all([this.catalog.getScript(request.scriptId, language, caller.authorization), earlier ? undefined : this.checkSubmissionLimits(caller)]);
     if (!script.valid) throw failedPrecondition(`Script ${script.id} cannot run: ${script.error}`);
     const problems = this.validator.validate(script.parametersSchemaJson, parameters, language);
     if (Object.keys(problems).length) {
       const list = Object.entries(problems).map(([field, message]) => `${field} ${message}`).join('; ');
       throw invalidArgument(`Invalid parameters: ${list}`, problems);
     }
-    const project = await this.projects.resolveForRun(caller, script.groupId, request.projectId);
     const launch = launchArguments(script.parametersSchemaJson, parameters);
+    // Secrets are masked: a secret's hash is never stored, and a retry need not repeat it exactly.
+    const fingerprint = requestFingerprint({ scriptId: script.id, parameters: launch.masked, projectId: request.projectId, rerunOf: request.rerunOf ?? null });
+    if (earlier) return this.sameRequest(earlier, fingerprint);
+    const project = await this.projects.resolveForRun(caller, script.groupId, request.projectId);
     return this.enqueue(caller, {
       scriptId: script.id,
       scriptName: script.name,
@@ -119,6 +130,7 @@ export class RunsService {
       language,
       timeoutSeconds: script.timeoutSeconds > 0 ? script.timeoutSeconds : this.config.DEFAULT_TIMEOUT_SECONDS,
       idempotencyKey,
+      idempotencyFingerprint: fingerprint,
       rerunOf: request.rerunOf ?? null,
       interactive: script.interactive,
     });
@@ -128,7 +140,7 @@ export class RunsService {
   async submitPrepared(caller: Caller, prepared: PreparedRun): Promise<ExecutionRecord> {
     if (prepared.idempotencyKey) {
       if (prepared.idempotencyKey.length > 200) throw invalidArgument('Idempotency key must be at most 200 characters');
-      const earlier = await this.runs.findOneBy({ userId: caller.userId, idempotencyKey: prepared.idempotencyKey });
+      const earlier = await this.repeatOf(caller, prepared.idempotencyKey, prepared.idempotencyFingerprint ?? null);
       if (earlier) return earlier;
     }
     await this.checkSubmissionLimits(caller);
@@ -160,6 +172,7 @@ export class RunsService {
       state: 'queued',
       parameters: p.parameters,
       idempotencyKey,
+      idempotencyFingerprint: idempotencyKey ? (p.idempotencyFingerprint ?? null) : null,
       projectId: project.id,
       rerunOf: p.rerunOf ?? null,
       launchSpec: {
@@ -185,13 +198,30 @@ export class RunsService {
       // A concurrent submission with the same key won the insert: answer with its run.
       const { code, constraint } = error as { code?: string; constraint?: string };
       if (idempotencyKey && code === '23505' && (constraint ?? 'executions_idempotency') === 'executions_idempotency') {
-        return this.runs.findOneByOrFail({ userId: caller.userId, idempotencyKey });
+        return this.sameRequest(await this.runs.findOneByOrFail({ userId: caller.userId, idempotencyKey }), p.idempotencyFingerprint ?? null);
       }
       throw error;
     }
     if (reserved) this.dispatcher.settle(created);
     else this.dispatcher.kick();
     return created;
+  }
+
+  /** The caller's run started with this key, if any; refused when it was started by a different request. */
+  async repeatOf(caller: Caller, idempotencyKey: string, fingerprint: string | null): Promise<ExecutionRecord | null> {
+    const earlier = await this.runs.findOneBy({ userId: caller.userId, idempotencyKey });
+    return earlier && this.sameRequest(earlier, fingerprint);
+  }
+
+  private sameRequest(earlier: ExecutionRecord, fingerprint: string | null): ExecutionRecord {
+    // Runs stored before fingerprints existed match any request.
+    if (earlier.idempotencyFingerprint && fingerprint && earlier.idempotencyFingerprint !== fingerprint) {
+      throw idempotencyKeyReused(
+        `Idempotency-Key "${earlier.idempotencyKey}" was already used for another request (run ${earlier.id}, of ${earlier.scriptId}): ` +
+          'a different script, parameters or project need a new key',
+      );
+    }
+    return earlier;
   }
 
   /** Per-user submission rate and the queue's capacity; each refusal says when to try again. */
@@ -274,7 +304,7 @@ export class RunsService {
 
   /** A run the caller may see; someone else's run is reported missing so ids cannot be probed. */
   async get(caller: Caller, id: string): Promise<ExecutionRecord> {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound(`Execution ${id} not found`);
+    if (!isUuid(id)) throw notFound(`Execution ${id} not found`);
     const run = await this.runs.findOneBy({ id });
     if (!run || (run.userId !== caller.userId && caller.level !== 'admin')) throw notFound(`Execution ${id} not found`);
     return run;
@@ -290,7 +320,7 @@ export class RunsService {
     if (options.pageToken) {
       // The token is the last run of the previous page; compared in the database, where created_at has microseconds.
       const id = Buffer.from(options.pageToken, 'base64url').toString();
-      if (!/^[0-9a-f-]{36}$/i.test(id)) throw invalidArgument('pageToken is not a token this service issued');
+      if (!isUuid(id)) throw invalidArgument('pageToken is not a token this service issued');
       query.andWhere('(e.created_at, e.id) < (SELECT p.created_at, p.id FROM execution.executions p WHERE p.id = :after)', { after: id });
     }
     const rows = await query.getMany();
@@ -310,7 +340,8 @@ export class RunsService {
       launchSpec: null,
     });
     if (dequeued) {
-      this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true });
+      // It never started: no output.
+      this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true, finalSequence: 0 });
       return dequeued;
     }
     this.dispatcher.stop(id, 'cancelled');

@@ -65,6 +65,9 @@ function launch({ id, command, cwd, env }: LauncherRequest) {
 }
 
 process.on('message', (message: LauncherRequest | LauncherHold) => (message.type === 'hold' ? hold(message.hold) : launch(message)));
+// A terminal's Ctrl-C reaches the whole process group: the service decides how its runs
+// end (a grace period, then a stop with a reason), so this helper does not die under it.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
 // The service is gone (stopped or killed): its runs cannot be followed any more, so end them.
 process.on('disconnect', () => {
   for (const child of children.values()) killGroup(child);

@@ -1,6 +1,7 @@
 import type { LaunchSpec } from './launch-spec.js';
 
-export type StopReason = 'timeout' | 'cancelled' | 'output_limit';
+/** Why the platform stopped a run; `shutdown`: the service stopped while the run was active, past its grace period. */
+export type StopReason = 'timeout' | 'cancelled' | 'output_limit' | 'shutdown';
 
 export interface RunExit {
   exitCode: number | null;

@@ -5,7 +5,7 @@ import { runWithClientAddress } from '#common/grpc.js';
 
 /**
  * Makes the client's address (Express `req.ip`, which honours X-Forwarded-For only from
- * the trusted proxies configured in gateway.app.ts) known to callMetadata, which forwards
+ * the proxies TRUSTED_PROXIES names; by default none) known to callMetadata, which forwards
  * it to the services as `x-forwarded-for`: the audit trail records where actions came from.
  */
 @Injectable()

@@ -126,10 +126,14 @@ export function toEdit(body: UpdateMetadataDto): { edit: ScriptMetadataEdit; err
     longDescription: localized(body.longDescription, 'longDescription', errors),
     requiredLevel: body.requiredLevel,
     category: body.category,
-    tags: body.tags === undefined ? undefined : { tags: body.tags.map(String) },
-    parametersJson: body.parameters === undefined ? undefined : JSON.stringify(body.parameters),
+    tags: body.tags == null ? undefined : { tags: body.tags.map(String) },
+    parametersJson: body.parameters == null ? undefined : JSON.stringify(body.parameters),
     timeoutSeconds: body.timeoutSeconds,
   };
+  // @IsOptional lets null through as if absent; null is no value of any field, and "drop my edit" is `reset`.
+  for (const [field, value] of Object.entries(body)) {
+    if (value === null) errors[field] = `${field} must not be null: leave it out to keep it as it is, or name it in "reset" to go back to the header`;
+  }
   return { edit, errors };
 }
 

@@ -1,13 +1,14 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { firstValueFrom, lastValueFrom, map, reduce, type Observable } from 'rxjs';
+import { catchError, firstValueFrom, lastValueFrom, map, reduce, throwError, type Observable } from 'rxjs';
 import type { Caller } from '#common/auth.js';
-import { grpcErrorToHttp } from '#common/errors.js';
+import { grpcErrorToHttp, namePeerUnavailable } from '#common/errors.js';
 import { callMetadata } from '#common/grpc.js';
 import { CurrentCaller } from '../auth/current-caller.decorator.js';
 import { KEEPALIVE_MS, LiveRunStream, type LiveEvent } from '../live/live-run-stream.js';
 import { ServiceClients } from '../service-clients.js';
 import { ListExecutionsQuery, LogQuery, RerunDto, RunScriptDto } from './dto.js';
+import { ExecutionIdPipe } from './execution-id.pipe.js';
 import { executionView } from './execution-view.js';
 
 @Controller('api/v1/executions')
@@ -58,19 +59,22 @@ export class ExecutionsController {
   changes(@CurrentCaller() caller: Caller, @Query('allUsers') allUsers: string | undefined, @Req() req: Request, @Res() res: Response) {
     const changes = this.clients.execution
       .watchExecutions({ allUsers: allUsers === 'true' }, callMetadata(caller.authorization))
-      .pipe(map((execution) => ({ type: 'execution' as const, execution: executionView(execution) })));
+      .pipe(
+        map((execution) => ({ type: 'execution' as const, execution: executionView(execution) })),
+        catchError((error) => throwError(() => namePeerUnavailable(error, 'execution service'))),
+      );
     this.sse(req, res, changes);
   }
 
   @Get(':id')
-  async get(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+  async get(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string) {
     return executionView(await firstValueFrom(this.clients.execution.getExecution({ executionId: id }, callMetadata(caller.authorization))));
   }
 
   /** Runs the same script again with the same parameters; secrets are never stored, so give them again in `parameters`. */
   @Post(':id/rerun')
   @HttpCode(202)
-  async rerun(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body: RerunDto, @Headers('idempotency-key') idempotencyKey = '') {
+  async rerun(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string, @Body() body: RerunDto, @Headers('idempotency-key') idempotencyKey = '') {
     const execution = await firstValueFrom(
       this.clients.execution.rerunExecution(
         { executionId: id, idempotencyKey, parametersJson: JSON.stringify(body.parameters ?? {}) },
@@ -82,13 +86,13 @@ export class ExecutionsController {
 
   @Post(':id/cancel')
   @HttpCode(202)
-  async cancel(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+  async cancel(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string) {
     return executionView(await firstValueFrom(this.clients.execution.cancelExecution({ executionId: id }, callMetadata(caller.authorization))));
   }
 
   /** The stored log: JSON lines (paged by `after`/`limit`) or the whole log as plain text. */
   @Get(':id/log')
-  async log(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: LogQuery, @Res() res: Response) {
+  async log(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string, @Query() query: LogQuery, @Res() res: Response) {
     const metadata = callMetadata(caller.authorization);
     if (query.format === 'text') {
       const lines = await lastValueFrom(
@@ -106,7 +110,7 @@ export class ExecutionsController {
    * so EventSource resumes with Last-Event-ID after a reconnect.
    */
   @Get(':id/events')
-  events(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: LogQuery, @Req() req: Request, @Res() res: Response) {
+  events(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string, @Query() query: LogQuery, @Req() req: Request, @Res() res: Response) {
     const lastEventId = Number(req.headers['last-event-id'] ?? query.after ?? 0);
     this.sse(req, res, this.liveRuns.events(caller, id, Number.isFinite(lastEventId) ? lastEventId : 0));
   }

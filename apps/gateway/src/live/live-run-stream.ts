@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { concat, map, merge, of, type Observable } from 'rxjs';
+import { catchError, concat, map, merge, of, throwError, type Observable } from 'rxjs';
 import type { LogLine } from '#contracts/generated/scriptorium/logging/v1/logging.js';
 import type { Caller } from '#common/auth.js';
+import { namePeerUnavailable } from '#common/errors.js';
 import { callMetadata } from '#common/grpc.js';
 import { executionView, type ExecutionView } from '../executions/execution-view.js';
 import { ServiceClients } from '../service-clients.js';
@@ -27,10 +28,16 @@ export class LiveRunStream {
     const metadata = () => callMetadata(caller.authorization);
     const states = this.clients.execution
       .watchExecution({ executionId }, metadata())
-      .pipe(map((execution): LiveEvent => ({ type: 'execution', execution: executionView(execution) })));
+      .pipe(
+        map((execution): LiveEvent => ({ type: 'execution', execution: executionView(execution) })),
+        catchError((error) => throwError(() => namePeerUnavailable(error, 'execution service'))),
+      );
     const lines = this.clients.logging
       .tailLog({ executionId, afterSequence, follow: true }, metadata())
-      .pipe(map((chunk): LiveEvent => ({ type: 'lines', lines: chunk.lines })));
+      .pipe(
+        map((chunk): LiveEvent => ({ type: 'lines', lines: chunk.lines })),
+        catchError((error) => throwError(() => namePeerUnavailable(error, 'logging service'))),
+      );
     return concat(merge(states, lines), of<LiveEvent>({ type: 'end' }));
   }
 }

@@ -5,7 +5,9 @@ import passport from 'passport';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Caller } from '#common/auth.js';
 import { grpcErrorToHttp } from '#common/errors.js';
+import { isUuid } from '#common/ids.js';
 import { rootLogger } from '#common/logger.js';
+import { executionNotFound } from '../executions/execution-id.pipe.js';
 import { KEEPALIVE_MS, LiveRunStream } from './live-run-stream.js';
 
 const PATH = /^\/api\/v1\/executions\/([^/?]+)\/stream(?:\?|$)/;
@@ -37,6 +39,7 @@ export class LiveSocketServer {
   }
 
   private serve(ws: WebSocket, caller: Caller, executionId: string, request: IncomingMessage) {
+    if (!isUuid(executionId)) return closeWithError(ws, 404, executionNotFound(executionId));
     const after = Number(new URL(request.url ?? '', 'http://x').searchParams.get('after') ?? 0);
     const keepalive = setInterval(() => ws.ping(), KEEPALIVE_MS);
     const subscription = this.live.events(caller, executionId, Number.isFinite(after) && after > 0 ? after : 0).subscribe({
@@ -44,8 +47,7 @@ export class LiveSocketServer {
       error: (error) => {
         const mapped = grpcErrorToHttp(error);
         if (!mapped) rootLogger().error({ err: error }, 'live stream failed');
-        ws.send(JSON.stringify({ type: 'error', status: mapped?.status ?? 500, message: mapped?.body.message ?? 'Internal error' }));
-        ws.close(mapped && mapped.status < 500 ? 4000 + mapped.status : 1011, mapped?.body.message.slice(0, 100));
+        closeWithError(ws, mapped?.status ?? 500, mapped?.body.message ?? 'Internal error');
       },
       complete: () => ws.close(1000, 'end'),
     });
@@ -54,6 +56,13 @@ export class LiveSocketServer {
       subscription.unsubscribe();
     });
   }
+}
+
+/** An error frame, then a close whose code says the HTTP status (4000 + status for the client's fault, 1011 for ours). */
+function closeWithError(ws: WebSocket, status: number, message: string) {
+  ws.send(JSON.stringify({ type: 'error', status, message }));
+  // A close reason is at most 123 bytes.
+  ws.close(status < 500 ? 4000 + status : 1011, Buffer.from(message).subarray(0, 120).toString());
 }
 
 function reject(socket: Duplex, status: number, message: string) {

@@ -3,15 +3,20 @@ import { Observable, Subject } from 'rxjs';
 import type { OutputLine, OutputProducedEvent } from '#contracts/events.js';
 import { Subjects } from '#contracts/subjects.js';
 import { EventBus } from '#common/bus.js';
+import { lineBytes } from './line-batches.js';
 
 /** Lines kept in memory per run, and for all runs together: enough to serve a tail that joins mid-flood. */
 const RECENT_PER_RUN = 50_000;
 const RECENT_TOTAL = 200_000;
+/** The same in bytes: a line can be 256 KiB, so a count alone does not bound memory. */
+const RECENT_BYTES_PER_RUN = 32 * 1024 * 1024;
+const RECENT_BYTES_TOTAL = 128 * 1024 * 1024;
 /** A finished run's lines stay this long, for clients that reconnect right after the end. */
 const KEEP_FINISHED_MS = 30_000;
 
 interface RecentLines {
   lines: OutputLine[];
+  bytes: number;
   finishedAt?: number;
 }
 
@@ -26,6 +31,7 @@ export class LiveTails implements OnModuleInit, OnModuleDestroy {
   private readonly subjects = new Map<string, { subject: Subject<OutputProducedEvent>; listeners: number }>();
   private readonly recent = new Map<string, RecentLines>();
   private recentTotal = 0;
+  private recentBytes = 0;
   private unsubscribe?: () => void;
 
   constructor(private readonly bus: EventBus) {}
@@ -46,14 +52,30 @@ export class LiveTails implements OnModuleInit, OnModuleDestroy {
 
   private remember(event: OutputProducedEvent) {
     let entry = this.recent.get(event.executionId);
-    if (!entry) this.recent.set(event.executionId, (entry = { lines: [] }));
-    const last = entry.lines.at(-1)?.sequence ?? 0;
-    const fresh = event.lines.filter((l) => l.sequence > last);
-    entry.lines.push(...fresh);
-    this.recentTotal += fresh.length;
-    if (entry.lines.length > RECENT_PER_RUN) this.recentTotal -= entry.lines.splice(0, entry.lines.length - RECENT_PER_RUN).length;
+    if (!entry) this.recent.set(event.executionId, (entry = { lines: [], bytes: 0 }));
+    for (const line of event.lines) {
+      if (line.sequence <= (entry.lines.at(-1)?.sequence ?? 0)) continue;
+      entry.lines.push(line);
+      this.count(entry, 1, lineBytes(line));
+    }
+    // The oldest lines go first, down to one line (however large).
+    let drop = 0;
+    let dropped = 0;
+    while (entry.lines.length - drop > RECENT_PER_RUN || (entry.bytes - dropped > RECENT_BYTES_PER_RUN && drop < entry.lines.length - 1)) {
+      dropped += lineBytes(entry.lines[drop++]);
+    }
+    if (drop) {
+      entry.lines.splice(0, drop);
+      this.count(entry, -drop, -dropped);
+    }
     if (event.final) entry.finishedAt = Date.now();
     this.evict();
+  }
+
+  private count(entry: RecentLines, lines: number, bytes: number) {
+    entry.bytes += bytes;
+    this.recentTotal += lines;
+    this.recentBytes += bytes;
   }
 
   /** Drops finished runs after a while, then the oldest runs while over the total bound. */
@@ -63,13 +85,13 @@ export class LiveTails implements OnModuleInit, OnModuleDestroy {
       if (entry.finishedAt && now - entry.finishedAt > KEEP_FINISHED_MS) this.forget(id, entry);
     }
     for (const [id, entry] of this.recent) {
-      if (this.recentTotal <= RECENT_TOTAL) break;
+      if (this.recentTotal <= RECENT_TOTAL && this.recentBytes <= RECENT_BYTES_TOTAL) break;
       this.forget(id, entry);
     }
   }
 
   private forget(id: string, entry: RecentLines) {
-    this.recentTotal -= entry.lines.length;
+    this.count(entry, -entry.lines.length, -entry.bytes);
     this.recent.delete(id);
   }
 

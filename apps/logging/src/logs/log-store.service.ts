@@ -1,34 +1,60 @@
-import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type BeforeApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, MoreThan } from 'typeorm';
+import { DataSource, type EntityManager, MoreThan } from 'typeorm';
 import type { OutputLine, OutputProducedEvent, RunCreatedEvent } from '#contracts/events.js';
 import { Subjects } from '#contracts/subjects.js';
 import { EventBus } from '#common/bus.js';
+import { contiguousRuns, groupsOf, lineBytes } from './line-batches.js';
 import { LogChunkRecord } from './log-chunk.entity.js';
 import { LogStream } from './log-stream.entity.js';
 
 /** Lines per stored row: large enough that a flood is few writes, small enough that a reader parses little it does not need. */
-const MAX_CHUNK_LINES = 5000;
+export const MAX_ROW_LINES = 5000;
+/** Bytes per stored row: lines can be 256 KiB each, and a row is read (and sent) whole. */
+export const MAX_ROW_BYTES = 512 * 1024;
 /** Rows per read query. */
-const CHUNKS_PER_READ = 4;
+const ROWS_PER_READ = 4;
+
+export interface ReadOptions {
+  /** At most this many lines (default: no bound but `maxBytes`). */
+  limit?: number;
+  /** At most about this many bytes (at least one line is returned whatever its size). */
+  maxBytes?: number;
+  /**
+   * Read on past missing sequences. Only for a complete log, whose holes can never fill
+   * (a lost run); otherwise a read stops at the first hole, so no line is ever skipped.
+   */
+  throughHoles?: boolean;
+}
 
 interface PendingBatch {
   userId: string;
   lines: OutputLine[];
   final: boolean;
+  finalSequence?: number;
+  lost: boolean;
   /** The events merged into this batch, told when it is stored (or failed to be). */
   waiting: { stored: () => void; failed: (error: unknown) => void }[];
 }
 
+interface StreamRow {
+  stored_through: number;
+  line_count: number;
+  final_sequence: number | null;
+  complete: boolean;
+}
+
 /**
- * Stores output batches in sequence order, one execution at a time. Batches that
- * arrive while a write is in flight are merged into the next write, so a flood of
- * small batches becomes a few large rows.
+ * Stores output batches, one execution at a time. Batches that arrive while a write is
+ * in flight are merged into the next write, so a flood of small batches becomes a few
+ * large rows. Every row holds a gap-free run of sequences and no sequence is stored twice,
+ * whatever order (and how many times) JetStream delivers the batches in.
  */
 @Injectable()
-export class LogStore implements OnModuleInit, OnModuleDestroy {
+export class LogStore implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly pending = new Map<string, PendingBatch>();
   private readonly writing = new Set<string>();
+  private readonly drains = new Set<Promise<void>>();
   private unsubscribe: (() => void)[] = [];
 
   constructor(
@@ -47,6 +73,11 @@ export class LogStore implements OnModuleInit, OnModuleDestroy {
     this.unsubscribe.forEach((u) => u());
   }
 
+  /** Shutdown: the batches already accepted are written before the database closes. */
+  async beforeApplicationShutdown() {
+    while (this.drains.size) await Promise.all([...this.drains]);
+  }
+
   private async register(event: RunCreatedEvent) {
     await this.db.query(
       `INSERT INTO logging.log_streams (execution_id, user_id) VALUES ($1, $2) ON CONFLICT (execution_id) DO NOTHING`,
@@ -61,11 +92,23 @@ export class LogStore implements OnModuleInit, OnModuleDestroy {
       if (batch) {
         batch.lines.push(...event.lines);
         batch.final ||= event.final;
+        if (event.finalSequence !== undefined) batch.finalSequence = Math.max(batch.finalSequence ?? 0, event.finalSequence);
+        batch.lost ||= event.lost === true;
         batch.waiting.push({ stored, failed });
       } else {
-        this.pending.set(event.executionId, { userId: event.userId, lines: [...event.lines], final: event.final, waiting: [{ stored, failed }] });
+        this.pending.set(event.executionId, {
+          userId: event.userId,
+          lines: [...event.lines],
+          final: event.final,
+          finalSequence: event.final ? event.finalSequence : undefined,
+          lost: event.lost === true,
+          waiting: [{ stored, failed }],
+        });
       }
-      if (!this.writing.has(event.executionId)) void this.drain(event.executionId);
+      if (!this.writing.has(event.executionId)) {
+        const drained = this.drain(event.executionId).finally(() => this.drains.delete(drained));
+        this.drains.add(drained);
+      }
     });
   }
 
@@ -86,52 +129,122 @@ export class LogStore implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /**
+   * One transaction per batch, holding the stream's row lock so replicas that receive
+   * redeliveries of the same run write one after the other: lines already stored are
+   * dropped, the rest is stored as gap-free rows, then how far the log is stored and
+   * whether it is complete.
+   */
   private async write(executionId: string, batch: PendingBatch) {
-    // Redelivered lines (same sequence) are dropped, so a replayed batch is harmless.
-    const lines = batch.lines.sort((a, b) => a.sequence - b.sequence);
-    for (let start = 0; start < lines.length; start += MAX_CHUNK_LINES) {
-      const chunk = lines.slice(start, start + MAX_CHUNK_LINES);
-      await this.db.query(
-        // A resent batch may start where a stored one starts but reach further: keep the longer.
-        `INSERT INTO logging.log_chunks (execution_id, first_sequence, last_sequence, lines) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (execution_id, first_sequence) DO UPDATE SET last_sequence = EXCLUDED.last_sequence, lines = EXCLUDED.lines
-         WHERE EXCLUDED.last_sequence > log_chunks.last_sequence`,
-        [executionId, chunk[0].sequence, chunk.at(-1)!.sequence, JSON.stringify(chunk)],
+    const bySequence = new Map<number, OutputLine>();
+    for (const line of batch.lines) if (Number.isInteger(line.sequence) && line.sequence > 0 && !bySequence.has(line.sequence)) bySequence.set(line.sequence, line);
+    const lines = [...bySequence.values()].sort((a, b) => a.sequence - b.sequence);
+    await this.db.transaction(async (tx) => {
+      // The no-op update locks the row (created if need be) and returns it, in one round trip.
+      const [stream]: StreamRow[] = await tx.query(
+        `INSERT INTO logging.log_streams (execution_id, user_id) VALUES ($1, $2)
+         ON CONFLICT (execution_id) DO UPDATE SET user_id = log_streams.user_id
+         RETURNING stored_through, line_count, final_sequence, complete`,
+        [executionId, batch.userId],
       );
-    }
-    // The stream's length and completion are written after its lines, so a reader never
-    // sees a log complete before every line of it is readable.
-    await this.db.query(
-      `INSERT INTO logging.log_streams (execution_id, user_id, line_count, complete) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (execution_id) DO UPDATE SET line_count = GREATEST(log_streams.line_count, EXCLUDED.line_count),
-         complete = log_streams.complete OR EXCLUDED.complete`,
-      [executionId, batch.userId, lines.at(-1)?.sequence ?? 0, batch.final],
+      const fresh = await this.unstored(tx, executionId, lines.filter((l) => l.sequence > stream.stored_through), stream.line_count);
+      const rows = contiguousRuns(fresh).flatMap((run) => groupsOf(run, MAX_ROW_LINES, MAX_ROW_BYTES));
+      for (const row of rows) {
+        await tx.query(`INSERT INTO logging.log_chunks (execution_id, first_sequence, last_sequence, lines) VALUES ($1, $2, $3, $4)`, [
+          executionId,
+          row[0].sequence,
+          row.at(-1)!.sequence,
+          JSON.stringify(row),
+        ]);
+      }
+      const storedThrough = await this.storedThrough(tx, executionId, stream, rows);
+      const lineCount = Math.max(stream.line_count, fresh.at(-1)?.sequence ?? 0);
+      let finalSequence = stream.final_sequence;
+      let complete = stream.complete;
+      if (batch.lost || (batch.final && batch.finalSequence === undefined && finalSequence === null)) {
+        // Lines a lost run never published will never come, and an older publisher does not say
+        // how many there are: the log ends with what is stored (as it always did for the latter).
+        finalSequence = lineCount;
+        complete = true;
+      } else if (batch.final) {
+        finalSequence ??= batch.finalSequence ?? lineCount;
+      }
+      complete ||= finalSequence !== null && storedThrough >= finalSequence;
+      await tx.query(
+        `UPDATE logging.log_streams SET stored_through = $2, line_count = $3, final_sequence = $4, complete = $5 WHERE execution_id = $1`,
+        [executionId, storedThrough, lineCount, finalSequence, complete],
+      );
+    });
+  }
+
+  /** `sorted` without the lines whose sequence a stored row already holds (none past `highestStored`). */
+  private async unstored(tx: EntityManager, executionId: string, sorted: OutputLine[], highestStored: number): Promise<OutputLine[]> {
+    if (!sorted.length || sorted[0].sequence > highestStored) return sorted;
+    const stored: { first_sequence: number; last_sequence: number }[] = await tx.query(
+      `SELECT first_sequence, last_sequence FROM logging.log_chunks
+       WHERE execution_id = $1 AND last_sequence >= $2 AND first_sequence <= $3 ORDER BY first_sequence`,
+      [executionId, sorted[0].sequence, sorted.at(-1)!.sequence],
     );
+    let r = 0;
+    return sorted.filter((line) => {
+      while (r < stored.length && stored[r].last_sequence < line.sequence) r++;
+      return !(r < stored.length && stored[r].first_sequence <= line.sequence);
+    });
+  }
+
+  /** How far the log is stored without a hole once `rows` (sorted) are added. */
+  private async storedThrough(tx: EntityManager, executionId: string, stream: StreamRow, rows: OutputLine[][]): Promise<number> {
+    if (!rows.length || rows[0][0].sequence !== stream.stored_through + 1) return stream.stored_through;
+    // Nothing was stored past the hole-free part: the new rows alone say how far it reaches.
+    if (stream.line_count === stream.stored_through) {
+      let through = stream.stored_through;
+      for (const row of rows) if (row[0].sequence === through + 1) through = row.at(-1)!.sequence;
+      return through;
+    }
+    const [{ through }]: { through: number }[] = await tx.query(
+      `WITH RECURSIVE run(last_sequence) AS (
+         SELECT $2::integer
+         UNION ALL
+         SELECT c.last_sequence FROM run JOIN logging.log_chunks c ON c.execution_id = $1 AND c.first_sequence = run.last_sequence + 1
+       ) SELECT max(last_sequence)::integer AS through FROM run`,
+      [executionId, stream.stored_through],
+    );
+    return through;
   }
 
   findStream(executionId: string): Promise<LogStream | null> {
     return this.db.getRepository(LogStream).findOneBy({ executionId });
   }
 
-  /** Stored lines after `afterSequence`, in order, at most `limit`; reads a few chunks at a time, never more than it needs. */
-  async read(executionId: string, afterSequence: number, limit = Number.MAX_SAFE_INTEGER): Promise<OutputLine[]> {
+  /**
+   * Stored lines after `afterSequence`, in order, by sequence: the read stops at the first
+   * missing sequence (unless `throughHoles`), at `limit` lines or at about `maxBytes`.
+   * Reads a few rows at a time, never more than it needs.
+   */
+  async read(executionId: string, afterSequence: number, options: ReadOptions = {}): Promise<OutputLine[]> {
+    const { limit = Number.MAX_SAFE_INTEGER, maxBytes = Number.MAX_SAFE_INTEGER, throughHoles = false } = options;
     const lines: OutputLine[] = [];
     let after = afterSequence;
+    let bytes = 0;
     for (;;) {
-      const chunks = await this.db.getRepository(LogChunkRecord).find({
+      const rows = await this.db.getRepository(LogChunkRecord).find({
         where: { executionId, lastSequence: MoreThan(after) },
-        order: { firstSequence: 'ASC' },
-        take: CHUNKS_PER_READ,
+        // Rows never overlap, so this is sequence order too, and the (execution_id, last_sequence) index serves it.
+        order: { lastSequence: 'ASC' },
+        take: ROWS_PER_READ,
       });
-      for (const chunk of chunks) {
-        for (const line of JSON.parse(chunk.lines) as OutputLine[]) {
+      for (const row of rows) {
+        if (!throughHoles && row.firstSequence > after + 1) return lines;
+        for (const line of JSON.parse(row.lines) as OutputLine[]) {
           if (line.sequence <= after) continue;
+          bytes += lineBytes(line);
+          if (lines.length && bytes > maxBytes) return lines;
           lines.push(line);
           after = line.sequence;
           if (lines.length >= limit) return lines;
         }
       }
-      if (chunks.length < CHUNKS_PER_READ) return lines;
+      if (rows.length < ROWS_PER_READ) return lines;
     }
   }
 }

@@ -11,17 +11,26 @@ import {
 import type { OutputLine } from '#contracts/events.js';
 import { callerOf, type Caller } from '#common/auth.js';
 import { notFound } from '#common/errors.js';
+import { isUuid } from '#common/ids.js';
+import { groupsOf } from './line-batches.js';
 import { LiveTails } from './live-tails.service.js';
 import { LogStore } from './log-store.service.js';
-import type { LogStream } from './log-stream.entity.js';
+import { endOf, type LogStream } from './log-stream.entity.js';
 
 /** How long a tail waits for a just-accepted run's log to be registered. */
 const REGISTRATION_WAIT_MS = 3000;
-const REPLAY_BATCH = 10_000;
-/** How long a tail waits for lines produced before it subscribed to reach the store. */
+/** Lines and bytes per message sent: gRPC refuses messages over 4 MiB, and a line can be 256 KiB. */
+const MAX_MESSAGE_LINES = 10_000;
+const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** How long a tail waits for missing lines (produced before it subscribed, or redelivered) to reach the store. */
 const GAP_WAIT_MS = 5000;
+/** How often it looks in the store meanwhile. */
+const STORE_POLL_MS = 50;
 /** A tail with no live output for this long looks in the store (e.g. for a completion it missed). */
 const IDLE_CHECK_MS = 2000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const lastSequenceOf = (lines: OutputLine[]) => lines.reduce((max, l) => Math.max(max, l.sequence), 0);
 
 @Controller()
 @LoggingServiceControllerMethods()
@@ -33,19 +42,21 @@ export class LogsGrpcController implements LoggingServiceController {
 
   async getLog(request: GetLogRequest, metadata?: Metadata): Promise<LogChunk> {
     const stream = await this.authorizedStream(callerOf(metadata), request.executionId, 0);
-    const limit = request.limit > 0 ? Math.min(request.limit, 10_000) : 10_000;
-    const lines = await this.store.read(request.executionId, request.afterSequence, limit);
+    const limit = request.limit > 0 ? Math.min(request.limit, MAX_MESSAGE_LINES) : MAX_MESSAGE_LINES;
+    const lines = await this.store.read(request.executionId, request.afterSequence, { limit, maxBytes: MAX_MESSAGE_BYTES, throughHoles: stream.complete });
     const lastSent = lines.at(-1)?.sequence ?? request.afterSequence;
-    return { executionId: request.executionId, lines, complete: stream.complete && lastSent >= stream.lineCount };
+    return { executionId: request.executionId, lines, complete: stream.complete && lastSent >= endOf(stream) };
   }
 
   /**
    * Replays stored lines after `afterSequence`, then forwards output as it is
    * produced, before it is stored, so a line reaches the client without waiting for
-   * the database. The live feed is subscribed before the replay reads; a live batch
-   * that starts past the last line sent means lines were produced before the
-   * subscription and are still on their way to the store: they are read from it
-   * first. Every line is sent once, in order, with no gap.
+   * the database. Lines leave strictly by sequence: a live batch that starts past the
+   * next line to send means lines are still on their way to the store (produced before
+   * the subscription, or redelivered): they are read from memory or the store first,
+   * waiting up to GAP_WAIT_MS; until they come, nothing after them is sent (the store is
+   * read again when idle). `complete` is sent once the log is complete and its last line
+   * was sent. Every line is sent once, in order, with no gap.
    */
   tailLog(request: TailLogRequest, metadata?: Metadata): Observable<LogChunk> {
     const caller = callerOf(metadata);
@@ -54,33 +65,67 @@ export class LogsGrpcController implements LoggingServiceController {
       let lastSent = request.afterSequence;
       let done = false;
       let idleTimer: NodeJS.Timeout | undefined;
+      /** Since when the live feed is ahead of the lines sent (undefined: it is not). */
+      let behindSince: number | undefined;
+      /** The highest sequence seen on the live feed. */
+      let liveHigh = 0;
 
-      const send = (lines: OutputLine[], final: boolean) => {
+      /** Sends the lines that follow the last one sent (past holes only for a complete log), in messages bounded by bytes. */
+      const send = (lines: OutputLine[], throughHoles = false) => {
         if (done) return;
-        const fresh = lines.filter((l) => l.sequence > lastSent);
-        if (fresh.length) lastSent = fresh.at(-1)!.sequence;
-        if (fresh.length || final) observer.next({ executionId, lines: fresh, complete: final });
-        if (final) {
-          done = true;
-          observer.complete();
+        const next: OutputLine[] = [];
+        let expected = lastSent + 1;
+        for (const line of [...lines].sort((a, b) => a.sequence - b.sequence)) {
+          if (line.sequence < expected) continue;
+          if (line.sequence > expected && !throughHoles) break;
+          next.push(line);
+          expected = line.sequence + 1;
+        }
+        if (!next.length) return;
+        lastSent = next.at(-1)!.sequence;
+        for (const group of groupsOf(next, MAX_MESSAGE_LINES, MAX_MESSAGE_BYTES)) observer.next({ executionId, lines: group, complete: false });
+      };
+      const finish = (complete: boolean) => {
+        if (done) return;
+        observer.next({ executionId, lines: [], complete });
+        done = true;
+        observer.complete();
+      };
+      const replay = async (upTo: number, throughHoles: boolean) => {
+        while (!done && lastSent < upTo) {
+          const before = lastSent;
+          const lines = await this.store.read(executionId, lastSent, { limit: Math.min(MAX_MESSAGE_LINES, upTo - lastSent), maxBytes: MAX_MESSAGE_BYTES, throughHoles });
+          send(lines.filter((l) => l.sequence <= upTo), throughHoles);
+          if (lastSent === before) return;
         }
       };
-      const replayUpTo = async (upTo: number) => {
-        for (;;) {
-          const lines = await this.store.read(executionId, lastSent, Math.min(REPLAY_BATCH, upTo - lastSent));
-          send(lines, false);
-          if (lines.length === 0 || lastSent >= upTo) return;
-        }
+      /** Sends what the store has; true (and the tail ends) when that was the whole of a complete log. */
+      const catchUp = async (): Promise<boolean> => {
+        const stream = await this.store.findStream(executionId);
+        const complete = stream?.complete ?? false;
+        await replay(Number.MAX_SAFE_INTEGER, complete);
+        if (!complete || lastSent < endOf(stream!)) return false;
+        finish(true);
+        return true;
       };
-      // Lines produced before the subscription may still be on their way to the store: memory first, then the store.
-      const fillGap = async (upTo: number) => {
+      // Missing lines: memory first, then the store, until they come or the wait is over.
+      const fillGap = async (lines: OutputLine[], upTo: number) => {
         const remembered = this.live.recentLines(executionId, lastSent, upTo);
-        if (remembered) send(remembered, false);
-        const deadline = Date.now() + GAP_WAIT_MS;
-        while (lastSent < upTo && Date.now() < deadline) {
-          await replayUpTo(upTo);
-          if (lastSent < upTo) await new Promise((r) => setTimeout(r, 20));
+        if (remembered) send(remembered);
+        send(lines);
+        behindSince ??= Date.now();
+        const deadline = behindSince + GAP_WAIT_MS;
+        while (!done && lastSent < upTo) {
+          await replay(upTo, false);
+          send(lines);
+          if (Date.now() >= deadline) return;
+          if (lastSent < upTo) await sleep(STORE_POLL_MS);
         }
+      };
+      // The live final event may arrive before its lines (or the completion) are stored.
+      const finishWhenStored = async () => {
+        const deadline = Date.now() + GAP_WAIT_MS;
+        while (!done && !(await catchUp()) && Date.now() < deadline) await sleep(STORE_POLL_MS);
       };
       // Completion announced before the subscription is only in the store: look there when idle.
       const checkStoreWhenIdle = () => {
@@ -88,9 +133,8 @@ export class LogsGrpcController implements LoggingServiceController {
         if (!done) idleTimer = setTimeout(() => enqueue(catchUpFromStore), IDLE_CHECK_MS);
       };
       const catchUpFromStore = async () => {
-        await replayUpTo(Number.MAX_SAFE_INTEGER);
-        const stream = await this.store.findStream(executionId);
-        if (!request.follow || (stream?.complete && lastSent >= stream.lineCount)) send([], true);
+        if (await catchUp()) return;
+        if (!request.follow) finish(false);
         else checkStoreWhenIdle();
       };
 
@@ -106,9 +150,12 @@ export class LogsGrpcController implements LoggingServiceController {
       const liveSubscription = request.follow
         ? this.live.follow(executionId).subscribe((event) =>
             enqueue(async () => {
-              const first = event.lines.find((l) => l.sequence > lastSent);
-              if (first && first.sequence > lastSent + 1) await fillGap(first.sequence - 1);
-              send(event.lines, event.final);
+              send(event.lines);
+              // Lines seen live earlier but held back behind a hole are due as soon as it fills.
+              const upTo = (liveHigh = Math.max(liveHigh, lastSequenceOf(event.lines)));
+              if (lastSent < upTo) await fillGap(event.lines, upTo);
+              if (lastSent >= upTo) behindSince = undefined;
+              if (event.final) await finishWhenStored();
               checkStoreWhenIdle();
             }),
           )
@@ -124,6 +171,8 @@ export class LogsGrpcController implements LoggingServiceController {
   }
 
   private async authorizedStream(caller: Caller, executionId: string, waitMs: number): Promise<LogStream> {
+    // Not an id this platform issues: it names no log (and must not reach a uuid column).
+    if (!isUuid(executionId)) throw notFound(`No log for execution ${executionId}`);
     const deadline = Date.now() + waitMs;
     for (;;) {
       const stream = await this.store.findStream(executionId);
