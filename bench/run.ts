@@ -1,5 +1,6 @@
 import { runCatalogBench } from './catalog.bench.js';
 import { runLogThroughputBench } from './log-throughput.bench.js';
+import { runOutboxBench } from './outbox.bench.js';
 import { runOverheadBench } from './run-overhead.bench.js';
 import { runRunsThroughputBench } from './runs-throughput.bench.js';
 
@@ -10,3 +11,4 @@ if (!only || only === 'throughput') await runLogThroughputBench();
 if (!only || only === 'runs') await runRunsThroughputBench();
 if (!only || only === 'kubernetes') await (await import('./kubernetes.bench.js')).runKubernetesBench();
 if (!only || only === 'catalog') await runCatalogBench();
+if (!only || only === 'outbox') await runOutboxBench();

@@ -97,14 +97,14 @@ describe('NATS event bus', { timeout: 60_000 }, () => {
     const port = await freePort();
     const plain = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
     try {
-      const refusal = await waitFor(
-        () =>
-          NatsEventBus.connect(`nats://127.0.0.1:${port}`, 'probe').then(
-            (connected) => connected.close().then(() => new Error('connected')),
-            (error: Error) => (/refused/i.test(error.message) ? undefined : error), // not listening yet
-          ),
-        5000,
-        'the server to answer',
+      // A broker that is away is waited for (the bus starts without it); one that answers without JetStream is refused.
+      await waitFor(() => import('node:net').then(({ connect }) => new Promise<boolean>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => { socket.end(); resolve(true); });
+        socket.on('error', () => resolve(false));
+      })), 5000, 'the server to listen');
+      const refusal = await NatsEventBus.connect(`nats://127.0.0.1:${port}`, 'probe').then(
+        (connected) => connected.close().then(() => new Error('connected')),
+        (error: Error) => error,
       );
       assert.match(refusal.message, /has no usable JetStream.*-js/);
     } finally {

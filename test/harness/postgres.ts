@@ -83,8 +83,11 @@ export async function startPostgres(): Promise<TestPostgres> {
 
 export interface TestNats {
   url: string;
-  /** Stops the server (SIGTERM), waits `downMs`, starts it again on the same port and JetStream store. */
-  restart(options: { downMs: number }): Promise<void>;
+  /**
+   * Stops the server (SIGTERM), waits `downMs`, starts it again on the same port and JetStream
+   * store (`wipe`: with an empty store, as a broker whose volume was lost).
+   */
+  restart(options: { downMs: number; wipe?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -110,8 +113,9 @@ export async function startNats(): Promise<TestNats> {
   let child = await launch();
   return {
     url: `nats://127.0.0.1:${port}`,
-    async restart({ downMs }) {
+    async restart({ downMs, wipe = false }) {
       await halt(child);
+      if (wipe) rmSync(join(dir, 'jetstream'), { recursive: true, force: true });
       await sleep(downMs);
       child = await launch();
     },

@@ -92,7 +92,7 @@ export async function startAllInOne(env: Record<string, string | undefined> = pr
       undo.push(() => embedded!.stop());
     }
     const databaseUrl = env.DATABASE_URL ?? embedded!.url;
-    const bus: EventBus = env.NATS_URL ? await NatsEventBus.connect(env.NATS_URL, 'all-in-one') : new InProcessEventBus();
+    const bus: EventBus = env.NATS_URL ? await NatsEventBus.connect(env.NATS_URL, 'all-in-one', { outboxDir: join(dataDir, 'outbox') }) : new InProcessEventBus();
     const dataSource = await openDatabase(databaseUrl, 1, SERVICES.map((s) => s.schema)).catch(async (error: unknown) => {
       await bus.close();
       throw error;

@@ -45,6 +45,20 @@ export class ServiceConfig {
   @Max(100)
   DATABASE_POOL_SIZE: number = 10;
 
+  /**
+   * Where durable events wait for the broker (owned by one process). Default: one directory per
+   * service and installation under the temp dir, numbered so replicas on one host never share one.
+   */
+  @IsOptional()
+  @Matches(/^\//, { message: 'OUTBOX_DIR must be an absolute path, e.g. /var/lib/scriptorium/outbox/execution' })
+  OUTBOX_DIR?: string;
+
+  /** Above this many bytes waiting in the outbox, running scripts' output is paused. */
+  @Type(() => Number)
+  @IsInt({ message: 'OUTBOX_MAX_BYTES must be an integer number of bytes' })
+  @Min(1024 * 1024, { message: 'OUTBOX_MAX_BYTES must be at least 1048576 (1 MiB)' })
+  OUTBOX_MAX_BYTES: number = 128 * 1024 * 1024;
+
   // gRPC addresses of the other services, for the apps that call them.
   @IsOptional() @Matches(HOST_PORT, { message: `AUTH_GRPC_URL ${HOST_PORT_MESSAGE}` })
   AUTH_GRPC_URL?: string;

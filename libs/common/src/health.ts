@@ -12,6 +12,9 @@ export interface ReadinessCheck {
 
 const TIMEOUT_MS = 2000;
 
+/** A check's failure whose message is meant for the public body as it is (it holds no address). */
+export class ReadinessProblem extends Error {}
+
 export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
 
 export async function runReadinessChecks(checks: ReadinessCheck[]) {
@@ -25,7 +28,7 @@ export async function runReadinessChecks(checks: ReadinessCheck[]) {
       } catch (error) {
         // The body is public (probes, load balancers): it names the dependency; its address and stack stay in the log.
         rootLogger().warn({ err: error, dependency: c.name }, 'readiness check failed');
-        return { name: c.name, ok: false, error: `${c.label ?? c.name} unavailable` };
+        return { name: c.name, ok: false, error: error instanceof ReadinessProblem ? error.message : `${c.label ?? c.name} unavailable` };
       }
     }),
   );

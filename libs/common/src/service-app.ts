@@ -9,7 +9,8 @@ import { ConfigError, loadConfig, type ServiceConfig } from './config.js';
 import { openDatabase, type ServiceSchema } from './database.js';
 import { grpcServerOptions } from './grpc.js';
 import { GrpcExceptionFilter } from './grpc-errors.js';
-import { HealthModule } from './health.js';
+import { HealthModule, ReadinessProblem } from './health.js';
+import { OutboxLockedError } from './outbox.js';
 import { JsonLogger, rootLogger } from './logger.js';
 
 /** What the process gives a service: its config, its database and the bus. */
@@ -54,7 +55,15 @@ export class ServiceCoreModule {
         HealthModule.forChecks({
           useFactory: () => [
             { name: 'database', check: async () => void (await deps.dataSource.query('SELECT 1')) },
-            { name: 'bus', label: 'message broker', check: async () => void (deps.bus.isHealthy() || Promise.reject(new Error('not connected'))) },
+            {
+              name: 'bus',
+              label: 'message broker',
+              check: async () => {
+                // Says how many events wait, or that output is held: no address in it.
+                const problem = deps.bus.problem();
+                if (problem) throw new ReadinessProblem(problem);
+              },
+            },
           ],
           inject: [],
         }),
@@ -99,7 +108,11 @@ export async function runServiceProcess<C extends ServiceConfig>(app: ServiceApp
     exitOnConfigError(error);
   }
   const dataSource = await openDatabase(config.DATABASE_URL, config.DATABASE_POOL_SIZE, [app.schema]);
-  const bus = await NatsEventBus.connect(config.NATS_URL, app.name);
+  const bus = await NatsEventBus.connect(config.NATS_URL, app.name, { outboxDir: config.OUTBOX_DIR, outboxMaxBytes: config.OUTBOX_MAX_BYTES }).catch((error: Error) => {
+    if (!(error instanceof OutboxLockedError)) throw error;
+    process.stderr.write(`${error.message}; give each process an OUTBOX_DIR of its own (or leave it unset)\n`);
+    process.exit(78);
+  });
   const nest = await startServiceApp(app, { config, dataSource, bus });
   const stop = async () => {
     await nest.close();

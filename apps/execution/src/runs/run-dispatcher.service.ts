@@ -55,6 +55,7 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy, B
   /** Nothing is claimed before the runs of the previous process are recovered. */
   private claimingStarted = false;
   private destroyed = false;
+  private releaseCongestion = () => {};
   private readonly log = rootLogger().child({ service: 'execution', component: 'RunDispatcher' });
 
   constructor(
@@ -66,6 +67,8 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy, B
   ) {}
 
   async onApplicationBootstrap() {
+    // Output waits in the bus's outbox while the broker is away; past its bound, scripts are held.
+    this.releaseCongestion = this.bus.onCongestion((congested) => this.runtime.holdOutput(congested));
     if (!(this.runtime instanceof KubernetesRuntime)) {
       await this.recoverOrphans();
       return this.startClaiming();
@@ -114,6 +117,7 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy, B
   /** Shutdown, first step: nothing new is claimed (queued runs stay queued for the next start). */
   onModuleDestroy() {
     this.destroyed = true;
+    this.releaseCongestion();
     clearInterval(this.timer);
     clearInterval(this.heartbeatTimer);
   }

@@ -90,6 +90,11 @@ export class LocalProcessRuntime extends ScriptRuntime implements OnModuleInit, 
     return this.launcher.close();
   }
 
+  /** The launcher pauses reading the scripts' stdout/stderr, so they block on write. */
+  holdOutput(hold: boolean): void {
+    this.launcher.holdOutput(hold);
+  }
+
   get sandboxed(): boolean {
     return this.sandbox;
   }

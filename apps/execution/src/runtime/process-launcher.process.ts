@@ -2,9 +2,22 @@
 // execution service asks for and relays their output and exit over IPC. It stays
 // small, so each fork is cheap; forking the service itself costs more the larger it grows.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { LauncherEvent, LauncherRequest } from './process-launcher.js';
+import type { Readable } from 'node:stream';
+import type { LauncherEvent, LauncherHold, LauncherRequest } from './process-launcher.js';
 
 const children = new Map<number, ChildProcess>();
+/** The scripts' pipes, and whether each waits for the IPC channel to take more. */
+const readables = new Map<Readable, { congested: boolean }>();
+/** The service asked to stop reading output (its outbox is full). */
+let held = false;
+
+function hold(on: boolean) {
+  held = on;
+  for (const [readable, state] of readables) {
+    if (on) readable.pause();
+    else if (!state.congested) readable.resume();
+  }
+}
 
 function send(event: LauncherEvent, sent?: () => void): boolean {
   if (!process.connected) return false;
@@ -24,11 +37,22 @@ function launch({ id, command, cwd, env }: LauncherRequest) {
   children.set(id, child);
   for (const stream of ['stdout', 'stderr'] as const) {
     const readable = child[stream].setEncoding('utf8');
-    // A congested channel pauses the script's output (the script then blocks on write)
-    // rather than buffering without bound here.
+    const state = { congested: false };
+    readables.set(readable, state);
+    readable.once('close', () => readables.delete(readable));
+    // A congested channel, or a hold, pauses the script's output (the script then blocks
+    // on write) rather than buffering without bound here.
     readable.on('data', (data: string) => {
-      if (!send({ type: stream, id, data }, () => readable.isPaused() && readable.resume())) readable.pause();
+      const sent = () => {
+        state.congested = false;
+        if (!held && readable.isPaused()) readable.resume();
+      };
+      if (!send({ type: stream, id, data }, sent)) {
+        state.congested = true;
+        readable.pause();
+      }
     });
+    if (held) readable.pause();
   }
   child.once('spawn', () => send({ type: 'spawned', id, pid: child.pid! }));
   child.once('error', (error) => send({ type: 'error', id, message: error.message }));
@@ -40,7 +64,7 @@ function launch({ id, command, cwd, env }: LauncherRequest) {
   });
 }
 
-process.on('message', (request: LauncherRequest) => launch(request));
+process.on('message', (message: LauncherRequest | LauncherHold) => (message.type === 'hold' ? hold(message.hold) : launch(message)));
 // A terminal's Ctrl-C reaches the whole process group: the service decides how its runs
 // end (a grace period, then a stop with a reason), so this helper does not die under it.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);

@@ -45,6 +45,31 @@ function launch(launcher: ProcessLauncher, command: string[]) {
 }
 
 describe('process launcher', () => {
+  test('held, the output of running and newly started processes is not read (they block on write); released, all of it comes', async () => {
+    const launcher = new ProcessLauncher();
+    try {
+      const writer = ['/usr/bin/python3', '-c', 'import sys, time\nfor i in range(1, 100001):\n    sys.stdout.write(f"{i:07d}\\n")\n    if i % 1000 == 0: time.sleep(0.03)'];
+      const running = launch(launcher, writer);
+      await waitUntil(() => running.seen.stdout.length > 0, 'the first process writes');
+      launcher.holdOutput(true);
+      const later = launch(launcher, writer);
+      await new Promise((resolve) => setTimeout(resolve, 500)); // what was on its way arrives
+      const held = [running.seen.stdout.length, later.seen.stdout.length];
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.deepEqual([running.seen.stdout.length, later.seen.stdout.length], held, 'nothing is read while held');
+      assert.ok(held[0]! < 800_000 && held[1]! < 800_000, 'neither process got to its end');
+      launcher.holdOutput(false);
+      const expected = Array.from({ length: 100_000 }, (_, i) => `${String(i + 1).padStart(7, '0')}\n`).join('');
+      for (const run of [running, later]) {
+        const seen = await run.closed;
+        assert.equal(seen.close?.code, 0);
+        assert.equal(seen.stdout, expected, 'every line, once, in order');
+      }
+    } finally {
+      await launcher.close();
+    }
+  });
+
   test('relays output and the exit code of the processes it starts, one after another and side by side', async () => {
     const launcher = new ProcessLauncher();
     try {

@@ -4,10 +4,17 @@ import { rootLogger } from '#common/logger.js';
 
 /** Asks the launcher to start a command (detached: in its own process group). */
 export interface LauncherRequest {
+  type: 'spawn';
   id: number;
   command: string[];
   cwd: string;
   env: Record<string, string>;
+}
+
+/** Holds (or releases) the output of every process: their pipes are not read while held. */
+export interface LauncherHold {
+  type: 'hold';
+  hold: boolean;
 }
 
 /** What the launcher reports: readiness, then per process its start, output and end. */
@@ -44,6 +51,7 @@ export class ProcessLauncher {
   private nextId = 1;
   private readonly running = new Map<number, LaunchedProcessEvents>();
   private closed = false;
+  private held = false;
 
   /** Forks the helper now (it is forked on first use otherwise). */
   warmUp(): Promise<void> {
@@ -56,12 +64,19 @@ export class ProcessLauncher {
     this.helperReady()
       .then(() => {
         this.keepAlive(true);
-        this.helper!.send({ id, command, cwd: options.cwd, env: options.env } satisfies LauncherRequest);
+        this.helper!.send({ type: 'spawn', id, command, cwd: options.cwd, env: options.env } satisfies LauncherRequest);
       })
       .catch((error: Error) => {
         this.running.delete(id);
         events.error(`the process launcher is not available: ${error.message}`);
       });
+  }
+
+  /** While held, the scripts' output is not read (they block on write); a replaced helper starts held too. */
+  holdOutput(hold: boolean): void {
+    if (hold === this.held) return;
+    this.held = hold;
+    if (this.helper?.connected) this.helper.send({ type: 'hold', hold } satisfies LauncherHold);
   }
 
   async close(): Promise<void> {
@@ -88,6 +103,7 @@ export class ProcessLauncher {
       helper.once('exit', (code, signal) => reject(new Error(`it exited (${signal ?? code})`)));
       helper.on('message', (event: LauncherEvent) => {
         if (event.type !== 'ready') return this.deliver(event);
+        if (this.held) helper.send({ type: 'hold', hold: true } satisfies LauncherHold);
         this.keepAlive(this.running.size > 0);
         resolve();
       });

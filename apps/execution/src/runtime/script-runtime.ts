@@ -31,4 +31,9 @@ export interface RunHandle {
 /** Starts runs: a local child process, or a Kubernetes pod. */
 export abstract class ScriptRuntime {
   abstract start(spec: LaunchSpec, observer: RunObserver): RunHandle;
+  /**
+   * While held, running scripts' output is not read (the bus's outbox is full): a script
+   * writing more then blocks on its write, nothing is dropped. Released, reading resumes.
+   */
+  abstract holdOutput(hold: boolean): void;
 }

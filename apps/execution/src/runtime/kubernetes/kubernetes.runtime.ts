@@ -145,6 +145,12 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
     this.watch.onEveryPod((event, pod) => this.considerOrphan(event, pod));
   }
 
+  /**
+   * Nothing to hold: the kubelet keeps a pod's log whether or not it is read, so a script's
+   * output is never lost here, and the pod is not slowed (its log grows on the node instead).
+   */
+  holdOutput(_hold: boolean): void {}
+
   start(spec: LaunchSpec, observer: KubernetesRunObserver): RunHandle {
     const run = new PodRun(this, podNameFor(spec.executionId), observer, spec.timeoutSeconds);
     this.tracked.set(run.podName, run);
