@@ -102,12 +102,29 @@ export async function startAllInOneProcess(extraEnv: Record<string, string> = {}
   return running;
 }
 
+/** Where a distributed service answers: its health endpoint (when asked for) and its gRPC address. */
+export interface ServiceEndpoints {
+  /** Base URL of /healthz and /readyz; for the gateway its public URL; '' unless `healthPorts` was set. */
+  healthUrl: string;
+  /** host:port of its gRPC server ('' for the gateway). */
+  grpcUrl: string;
+}
+
+export interface DistributedOptions {
+  /** Give every service its own HTTP health port (the default 0 disables it), e.g. to time its recovery. */
+  healthPorts?: boolean;
+}
+
 /** Each app its own process over a real PostgreSQL and a real NATS, as in a cluster. */
-export async function startDistributed(extraEnv: Record<string, string> = {}): Promise<RunningStack & { postgres: TestPostgres; nats: TestNats }> {
+export async function startDistributed(
+  extraEnv: Record<string, string> = {},
+  options: DistributedOptions = {},
+): Promise<RunningStack & { postgres: TestPostgres; nats: TestNats; services: Record<string, ServiceEndpoints> }> {
   const [postgres, nats] = await Promise.all([startPostgres(), startNats()]);
   const dataDir = mkdtempSync(join(tmpdir(), 'scriptorium-dist-'));
   const grpcPorts = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, await freePort()] as const)));
   const httpPort = await freePort();
+  const healthPorts = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, options.healthPorts ? await freePort() : 0] as const)));
   const peers = Object.fromEntries(SERVICES.map((s) => [`${s.toUpperCase()}_GRPC_URL`, `127.0.0.1:${grpcPorts[s]}`]));
   const common = { DATABASE_URL: postgres.url, NATS_URL: nats.url, ...peers, ...extraEnv };
   const specs: ProcessSpec[] = SERVICES.map((s) => ({
@@ -116,7 +133,7 @@ export async function startDistributed(extraEnv: Record<string, string> = {}): P
     env: {
       ...common,
       GRPC_LISTEN: `127.0.0.1:${grpcPorts[s]}`,
-      HTTP_PORT: '0',
+      HTTP_PORT: String(healthPorts[s]),
       DATA_DIR: dataDir,
       BACKUP_SOURCE_DIR: join(dataDir, 'projects'),
       BACKUP_DIR: join(dataDir, 'backups'),
@@ -130,7 +147,11 @@ export async function startDistributed(extraEnv: Record<string, string> = {}): P
     await Promise.all([postgres.stop(), nats.stop()]);
   });
   await waitReady(url, log, running.processes);
-  return Object.assign(running, { postgres, nats });
+  const services: Record<string, ServiceEndpoints> = Object.fromEntries(
+    SERVICES.map((s) => [s, { healthUrl: healthPorts[s] ? `http://127.0.0.1:${healthPorts[s]}` : '', grpcUrl: `127.0.0.1:${grpcPorts[s]}` }]),
+  );
+  services.gateway = { healthUrl: url, grpcUrl: '' };
+  return Object.assign(running, { postgres, nats, services });
 }
 
 /** Logs in over REST and returns the access token. */
