@@ -12,3 +12,5 @@ if (!only || only === 'runs') await runRunsThroughputBench();
 if (!only || only === 'kubernetes') await (await import('./kubernetes.bench.js')).runKubernetesBench();
 if (!only || only === 'catalog') await runCatalogBench();
 if (!only || only === 'outbox') await runOutboxBench();
+// The fault suite's long variants take many minutes and break the stack on purpose: only when asked for.
+if (only === 'faults') await (await import('./faults.bench.js')).runFaultsBench();
