@@ -250,6 +250,7 @@ export async function settle(rig: Rig, runs: TrackedRun[], options: { finalWithi
           const log = await readStoredLog(rig, run.id);
           stored = tally(printed, numbersOf(run.tag, log.texts), { killed });
           complete = log.complete;
+          readError = '';
           if (!FINAL.has(state) || (complete && clean(stored))) break;
         } catch (error) {
           readError = (error as Error).message;
