@@ -41,6 +41,10 @@ export interface Rig {
   probeRunId: string;
   backup: grpc.Client;
   nextTag: number;
+  /** Services taken down on purpose right now (the watchdog leaves them alone). */
+  down: Set<string>;
+  /** Services that exited by themselves; the watchdog started each again at once, as an orchestrator would. */
+  crashes: { service: string; exit: string; at: number; output: string }[];
   stop(): Promise<void>;
 }
 
@@ -61,11 +65,21 @@ export async function startRig(env: Record<string, string> = {}): Promise<Rig> {
     probeRunId: '',
     backup: new Backup(stack.services.backup.grpcUrl, grpc.credentials.createInsecure()),
     nextTag: 0,
+    down: new Set(),
+    crashes: [],
     async stop() {
+      clearInterval(watchdog);
       rig.backup.close();
       await stack.stop();
     },
   };
+  const watchdog = setInterval(() => {
+    for (const [service, child] of stack.processes) {
+      if (rig.down.has(service) || (child.exitCode === null && child.signalCode === null)) continue;
+      rig.crashes.push({ service, exit: String(child.exitCode ?? child.signalCode), at: Date.now(), output: stack.output().slice(-1500) });
+      void stack.restart(service);
+    }
+  }, 100);
   try {
     const probe = await submit(rig, 'probe', { count: 3, interval: 0 });
     const [report] = await settle(rig, [probe]);
@@ -368,18 +382,37 @@ export interface CaseOptions {
   flood?: number;
 }
 
-async function conclude(rig: Rig, name: string, faultEnd: number, runs: TrackedRun[], refusals: Refusal[] = [], expectedDown: string[] = []): Promise<CaseResult> {
+/** Every service serving before a case starts, so one case's damage is not blamed on the next. */
+async function whole(rig: Rig) {
+  const recovery = await measureRecovery(rig, Date.now());
+  const broken = SERVICES.filter((s) => recovery[s].ms === null);
+  if (broken.length) throw new Error(`the stack is not serving before the fault: ${broken.map((s) => `${s} (${recovery[s].lastError})`).join('; ')}`);
+}
+
+/** Groups equal sentences: "3 submissions (a, b, c) …" instead of three lines. */
+function grouped(items: { tag: string; what: string }[]): string[] {
+  const byWhat = new Map<string, string[]>();
+  for (const { tag, what } of items) byWhat.set(what, [...(byWhat.get(what) ?? []), tag]);
+  return [...byWhat].map(([what, tags]) => `${tags.length} submission${tags.length > 1 ? 's' : ''} (${tags.slice(0, 6).join(', ')}${tags.length > 6 ? ', …' : ''}) ${what}`);
+}
+
+async function conclude(rig: Rig, name: string, caseStart: number, faultEnd: number, runs: TrackedRun[], refusals: Refusal[] = []): Promise<CaseResult> {
   const [recovery, reports] = await Promise.all([measureRecovery(rig, faultEnd), settle(rig, runs)]);
   const problems: string[] = [];
   // Submissions refused during the fault: the answer must say "try again" (503 + Retry-After),
   // and a retry with the same idempotency key afterwards must give one run, accounted like the others.
   const retried: TrackedRun[] = [];
+  const refused: { tag: string; what: string }[] = [];
+  const retryRefused: { tag: string; what: string }[] = [];
   for (const refusal of refusals) {
-    if (refusal.status !== 503 || !refusal.retryAfter) problems.push(`submission ${refusal.tag} during the fault answered ${refusal.status || 'nothing'} ${refusal.retryAfter ? '' : 'without Retry-After '}(${refusal.message}); expected 503 with Retry-After`);
+    if (refusal.status !== 503 || !refusal.retryAfter) {
+      refused.push({ tag: refusal.tag, what: `during the fault answered ${refusal.status || 'nothing'}${refusal.retryAfter ? '' : ' without Retry-After'} (${refusal.message}); expected 503 with Retry-After` });
+    }
     const again = await post(rig, name, { count: 20, interval: 0.01 }, refusal.tag);
     if (again.run) retried.push((refusal.retried = again.run));
-    else problems.push(`submission ${refusal.tag} retried after the fault still answered ${again.refusal.status}: ${again.refusal.message}`);
+    else retryRefused.push({ tag: refusal.tag, what: `retried with the same Idempotency-Key after the fault still answered ${again.refusal.status || 'nothing'}: ${again.refusal.message}` });
   }
+  problems.push(...grouped(refused), ...grouped(retryRefused));
   if (retried.length) reports.push(...(await settle(rig, retried)));
   for (const report of reports) problems.push(...runProblems(report));
   for (const service of SERVICES) {
@@ -387,43 +420,56 @@ async function conclude(rig: Rig, name: string, faultEnd: number, runs: TrackedR
     if (r.ms === null) problems.push(`${service} not serving ${RECOVERY_WATCH_MS / 1000} s after the fault's end (last error: ${r.lastError})`);
     else if (r.ms > RECOVERY_LIMIT_MS) problems.push(`${service} serving again only ${(r.ms / 1000).toFixed(1)} s after the fault's end (limit ${RECOVERY_LIMIT_MS / 1000} s; last error before: ${r.lastError})`);
   }
-  // A service that died by itself is a finding; start it again so the next case begins whole.
-  const crashed: string[] = [];
-  for (const [service, child] of rig.stack.processes) {
-    if (expectedDown.includes(service) || (child.exitCode === null && child.signalCode === null)) continue;
-    crashed.push(service);
-    problems.push(`${service} exited by itself (${child.exitCode ?? child.signalCode}) during the case; last output:\n${rig.stack.output().slice(-1500)}`);
+  // A service that died by itself is a finding (the watchdog already started it again).
+  const crashes = rig.crashes.filter((c) => c.at >= caseStart);
+  const when = (at: number) => (at < faultEnd ? `during the fault, ${((faultEnd - at) / 1000).toFixed(1)} s before its end` : `${((at - faultEnd) / 1000).toFixed(1)} s after the fault's end`);
+  for (const c of crashes) problems.push(`${c.service} exited by itself (exit ${c.exit}) ${when(c.at)}; the suite started it again; last output:\n${c.output.slice(-1000)}`);
+  return { name, runs: reports, recovery, refusals, crashed: crashes.map((c) => c.service), problems };
+}
+
+/** kill -9 a service, keep it down `downMs`, start it again; the watchdog knows it is on purpose. */
+async function killAndRestart(rig: Rig, service: string, downMs = 0) {
+  rig.down.add(service);
+  try {
+    await rig.stack.kill(service);
+    await sleep(downMs);
     await rig.stack.restart(service);
+  } finally {
+    rig.down.delete(service);
   }
-  return { name, runs: reports, recovery, refusals, crashed, problems };
 }
 
 /** kill -9 one service while runs print (and one floods), then start it again at once. */
 export async function killService(rig: Rig, service: Service, options: CaseOptions = {}): Promise<CaseResult> {
   const name = `kill -9 ${service}`;
+  await whole(rig);
+  const caseStart = Date.now();
   const runs = [await submit(rig, `kill-${service}`, slow(6)), await submit(rig, `kill-${service}`, slow(6))];
   await waitPrinted(rig, runs, 25);
   if (options.flood) runs.push(await submit(rig, `kill-${service}-flood`, { count: options.flood, interval: 0, viewers: ['ws'] }));
   await waitPrinted(rig, runs.slice(2), 500);
-  await rig.stack.kill(service);
-  await rig.stack.restart(service);
-  return conclude(rig, name, Date.now(), runs);
+  await killAndRestart(rig, service);
+  return conclude(rig, name, caseStart, Date.now(), runs);
 }
 
 /** NATS stopped for `downMs` while runs print and one floods. */
 export async function natsOutage(rig: Rig, downMs: number, options: CaseOptions = {}): Promise<CaseResult> {
   const name = `NATS down ${downMs / 1000} s`;
+  await whole(rig);
+  const caseStart = Date.now();
   const runs = [await submit(rig, 'nats', slow(downMs / 1000 + 6)), await submit(rig, 'nats', slow(downMs / 1000 + 6))];
   await waitPrinted(rig, runs, 25);
   if (options.flood) runs.push(await submit(rig, 'nats-flood', { count: options.flood, interval: 0, viewers: ['ws'] }));
   await waitPrinted(rig, runs.slice(2), 500);
   await rig.stack.nats.restart({ downMs });
-  return conclude(rig, name, Date.now(), runs);
+  return conclude(rig, name, caseStart, Date.now(), runs);
 }
 
 /** PostgreSQL restarted (`fast` or `immediate`) while runs print and new ones are being submitted. */
 export async function postgresRestart(rig: Rig, mode: PostgresStopMode, downMs: number, options: CaseOptions = {}): Promise<CaseResult> {
   const name = `PostgreSQL ${mode} restart, ${downMs / 1000} s down`;
+  await whole(rig);
+  const caseStart = Date.now();
   const runs = [await submit(rig, `pg-${mode}`, slow(downMs / 1000 + 6))];
   if (options.flood) runs.push(await submit(rig, `pg-${mode}-flood`, { count: options.flood, interval: 0, viewers: ['ws'] }));
   await waitPrinted(rig, runs, 25);
@@ -444,21 +490,21 @@ export async function postgresRestart(rig: Rig, mode: PostgresStopMode, downMs: 
   await sleep(2000);
   submitting = false;
   await submitter;
-  return conclude(rig, name, faultEnd, runs, refusals);
+  return conclude(rig, name, caseStart, faultEnd, runs, refusals);
 }
 
 /** kill -9 the gateway while live viewers (WebSocket and SSE) follow runs; down for `downMs`. */
 export async function gatewayUnderViewers(rig: Rig, downMs = 1000, options: CaseOptions = {}): Promise<CaseResult> {
   const name = `kill -9 gateway under live viewers, ${downMs / 1000} s down`;
+  await whole(rig);
+  const caseStart = Date.now();
   const viewers: RunPlan['viewers'] = ['ws', 'ws', 'sse'];
   const runs = [await submit(rig, 'viewers', slow(downMs / 1000 + 6, viewers)), await submit(rig, 'viewers', slow(downMs / 1000 + 6, viewers))];
   await waitPrinted(rig, runs, 25);
   if (options.flood) runs.push(await submit(rig, 'viewers-flood', { count: options.flood, interval: 0, viewers: ['ws', 'sse'] }));
   await waitPrinted(rig, runs.slice(2), 500);
-  await rig.stack.kill('gateway');
-  await sleep(downMs);
-  await rig.stack.restart('gateway');
-  const result = await conclude(rig, name, Date.now(), runs);
+  await killAndRestart(rig, 'gateway', downMs);
+  const result = await conclude(rig, name, caseStart, Date.now(), runs);
   // A viewer that never reconnected did not live through the kill: the case would prove nothing.
   for (const run of result.runs) {
     for (const [i, v] of run.viewers.entries()) if (v.reconnects < 1) result.problems.push(`run ${run.id} (${run.tag}) live ${v.kind} viewer #${i + 1} never lost its connection when the gateway was killed`);
