@@ -9,7 +9,7 @@ import { Api } from '../harness/api.js';
 import { freePort, waitFor } from '../harness/net.js';
 import { login, startDistributed } from '../harness/stack.js';
 
-const FIXTURES = resolve(import.meta.dirname, '../../../test/bus/fixtures/script_groups');
+const FIXTURES = resolve(import.meta.dirname, '../../../test/fixtures/counting/script_groups');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The whole product over a real NATS that restarts mid-run: the stored log misses nothing and doubles nothing. */
@@ -28,18 +28,11 @@ describe('a broker restart during a run (distributed)', { concurrency: false, ti
 
   for (const downMs of [1000, 10_000]) {
     test(`NATS down ${downMs / 1000} s while a script prints 300 numbered lines: the log has all 300, once, and is complete`, { timeout: 120_000 }, async () => {
-      const delay = downMs > 5000 ? 0.05 : 0.02; // the run outlasts the outage
-      const run = await api.run('bus/numbered.py', { count: 300, delay });
+      const interval = downMs > 5000 ? 0.05 : 0.02; // the run outlasts the outage
+      const run = await api.run('counting/counter.py', { lines: 300, interval });
       await waitFor(async () => ((await api.get(`/api/v1/executions/${run.id}/log?limit=1000`)).body.lines?.length ?? 0) >= 20, 20_000, 'the run to print');
       await stack.nats.restart({ downMs });
-      const ended = await waitFor(
-        async () => {
-          const execution = (await api.get(`/api/v1/executions/${run.id}`)).body;
-          return ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'].includes(execution.state) && execution;
-        },
-        90_000,
-        'the run to end',
-      );
+      const ended = await api.finished(run.id, 90_000);
       assert.equal(ended.state, 'succeeded');
       const log = await waitFor(
         async () => {
@@ -58,17 +51,10 @@ describe('a broker restart during a run (distributed)', { concurrency: false, ti
   }
 
   test('a 50,000-line flood through a 5 s outage: the script is paused at the outbox bound, and every line is stored', { timeout: 180_000 }, async () => {
-    const run = await api.run('bus/numbered.py', { count: 50_000, delay: 0 });
+    const run = await api.run('counting/counter.py', { lines: 50_000 });
     await waitFor(async () => ((await api.get(`/api/v1/executions/${run.id}/log?limit=1000`)).body.lines?.length ?? 0) >= 100, 20_000, 'the run to print');
     await stack.nats.restart({ downMs: 5000 });
-    const ended = await waitFor(
-      async () => {
-        const execution = (await api.get(`/api/v1/executions/${run.id}`)).body;
-        return ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'].includes(execution.state) && execution;
-      },
-      120_000,
-      'the run to end',
-    );
+    const ended = await api.finished(run.id, 120_000);
     assert.equal(ended.state, 'succeeded');
     // What the bus answers for: every line reached the log store. (Reading a log whose rows
     // were written from redelivered batches is the log store's part of issue #9, not checked here.)

@@ -206,10 +206,7 @@ describe('what clients are told', { concurrency: false, timeout: 180_000 }, () =
     const stored: string[][] = [];
     for (let i = 0; i < 3; i++) {
       const run = await api.run('testing/long_line.py', { bytes: 1024 * 1024 });
-      const final = await waitFor(async () => {
-        const body = (await api.get(`/api/v1/executions/${run.id}`)).body;
-        return ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'].includes(body.state) ? body : undefined;
-      }, 30_000, `run ${run.id} to end`);
+      const final = await api.finished(run.id);
       assert.equal(final.state, 'succeeded', JSON.stringify(final));
       const log = await waitFor(async () => {
         const body = (await api.get(`/api/v1/executions/${run.id}/log`)).body;

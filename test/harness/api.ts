@@ -1,4 +1,7 @@
 import WebSocket from 'ws';
+import { waitFor } from './net.js';
+
+export const FINAL_STATES = ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'];
 
 export interface LineMessage {
   sequence: number;
@@ -46,6 +49,14 @@ export class Api {
     const res = await this.post('/api/v1/executions', { scriptId, parameters });
     if (res.status !== 202) throw new Error(`run ${scriptId} answered ${res.status}: ${JSON.stringify(res.body)}`);
     return res.body;
+  }
+
+  /** Waits for a run to reach a final state and returns it. */
+  finished(executionId: string, timeoutMs = 30_000, context = () => ''): Promise<any> {
+    return waitFor(async () => {
+      const run = (await this.get(`/api/v1/executions/${executionId}`)).body;
+      return FINAL_STATES.includes(run?.state) ? run : undefined;
+    }, timeoutMs, `run ${executionId} to end${context()}`);
   }
 
   /** Opens the live stream of a run; resolves when it ends or `stopAfterLines` lines arrived. */

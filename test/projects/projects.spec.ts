@@ -35,11 +35,7 @@ describe('projects and data directories', { concurrency: false }, () => {
   let aliceDefault: any;
   let aliceSecond: any;
 
-  const finished = (api: Api, id: string) =>
-    waitFor(async () => {
-      const run = (await api.get(`/api/v1/executions/${id}`)).body;
-      return ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'].includes(run.state) ? run : undefined;
-    }, 20_000, `run ${id} to end; output:\n${stack.output().slice(-3000)}`);
+  const finished = (api: Api, id: string) => api.finished(id, 20_000, () => `; output:\n${stack.output().slice(-3000)}`);
 
   const runWriter = async (api: Api, parameters: Record<string, unknown>, projectId?: string) => {
     const res = await api.post('/api/v1/executions', { scriptId: SCRIPT, parameters, ...(projectId ? { projectId } : {}) });

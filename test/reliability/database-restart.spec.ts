@@ -7,8 +7,8 @@ import { waitFor } from '../harness/net.js';
 import { login, startDistributed, type RunningStack } from '../harness/stack.js';
 import type { TestPostgres } from '../harness/postgres.js';
 
-const FIXTURES = resolve(import.meta.dirname, '../../../test/reliability/fixtures/script_groups');
-const COUNTER = 'reliability/counter.py';
+const FIXTURES = resolve(import.meta.dirname, '../../../test/fixtures/counting/script_groups');
+const COUNTER = 'counting/counter.py';
 const FINAL = ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'];
 /** An internal address (IP:port or host:port) must never reach a user. */
 const ADDRESS = /\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b|localhost:\d+|ECONNREFUSED/;
