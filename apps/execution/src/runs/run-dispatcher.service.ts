@@ -348,6 +348,7 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy, B
       `SELECT id, user_id, runtime_ref FROM execution.executions WHERE state IN ('starting', 'running') AND owner_instance = $1`,
       [this.config.INSTANCE_ID],
     );
+    if (rows.length) await this.runtime.spoolsSettled();
     for (const { id, user_id: userId, runtime_ref: runtimeRef } of rows) {
       const stopped = runtimeRef ? stopOrphanProcess(Number(runtimeRef), id) : false;
       const reason = `the execution service restarted while the run was active; its process could not be re-attached${stopped ? ' and was stopped' : ''}`;

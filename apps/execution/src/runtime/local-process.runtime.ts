@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
@@ -38,6 +38,22 @@ function descendants(pid: number): number[] {
   } catch {
     return [];
   }
+}
+
+/** Launcher helpers spooling into `spoolDir`, other than `own` (their command line is node, the helper's script, the folder). */
+function previousLaunchers(spoolDir: string, own: number | undefined): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === own || pid === process.pid) continue;
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (args.at(-2) === spoolDir && args.some((arg) => arg.endsWith('process-launcher.process.js'))) pids.push(pid);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
 }
 
 /** The arguments with the standard `--port` value replaced. */
@@ -112,6 +128,20 @@ export class LocalProcessRuntime extends ScriptRuntime implements OnModuleInit, 
   /** What the launcher read of a run (from a previous process of the service), in order; undefined when nothing was kept. */
   override spooledOutput(executionId: string): SpooledChunk[] | undefined {
     return readSpool(spoolFile(this.spoolDir, executionId));
+  }
+
+  /**
+   * A launcher of a previous process of the service (killed) may still be reading its runs'
+   * pipes into their spools: resolves once none is left, or after `timeoutMs`.
+   */
+  override async spoolsSettled(timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let previous = previousLaunchers(this.spoolDir, this.launcher.helperPid);
+    if (previous.length) rootLogger().info({ pids: previous }, 'waiting for the previous process launcher to finish spooling');
+    while (previous.length && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      previous = previousLaunchers(this.spoolDir, this.launcher.helperPid);
+    }
   }
 
   override releaseOutput(executionId: string): void {

@@ -58,6 +58,11 @@ export class ProcessLauncher {
   private closed = false;
   private held = false;
 
+  /** The helper's process id, while it runs. */
+  get helperPid(): number | undefined {
+    return this.helper?.pid;
+  }
+
   /** Forks the helper now (it is forked on first use otherwise). */
   warmUp(): Promise<void> {
     return this.helperReady();

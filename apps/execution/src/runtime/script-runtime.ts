@@ -44,6 +44,8 @@ export abstract class ScriptRuntime {
   spooledOutput(_executionId: string): SpooledChunk[] | undefined {
     return undefined;
   }
+  /** Resolves once nothing writes the kept output of a previous process any more. */
+  async spoolsSettled(): Promise<void> {}
   /** The run's output is with the bus now: what was kept for it can go. */
   releaseOutput(_executionId: string): void {}
   /** Runs with kept output. */
