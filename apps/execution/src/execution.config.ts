@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { ServiceConfig } from '#common/config.js';
 
 export class ExecutionConfig extends ServiceConfig {
@@ -127,6 +127,16 @@ export class ExecutionConfig extends ServiceConfig {
 
   @Type(() => Number) @IsInt({ message: 'RUN_OUTPUT_LIMIT_MB must be an integer (0 = no limit)' }) @Min(0)
   RUN_OUTPUT_LIMIT_MB = 100;
+
+  /**
+   * Local runtime: folder where the process launcher keeps each active run's raw output
+   * (at most the run's output; deleted at the run's end), so a killed service's successor
+   * can store the lines it never got. Default: DATA_DIR/output-spool/<INSTANCE_ID>.
+   */
+  @IsOptional()
+  @IsString({ message: 'OUTPUT_SPOOL_DIR must be a folder path' })
+  @IsNotEmpty({ message: 'OUTPUT_SPOOL_DIR must be a folder path (leave it unset for the default)' })
+  OUTPUT_SPOOL_DIR?: string;
 
   /** Identifies this replica as the owner of the runs it starts; stable across its restarts. */
   @IsString()

@@ -313,6 +313,8 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy, B
     pump.end();
     if (!(await ledger.close())) return; // another replica owns the run now
     this.bus.publish(Subjects.outputProduced, { executionId: run.id, userId: run.userId, lines: [], final: true, finalSequence: pump.lastSequence });
+    // The outbox holds the run's output now; the launcher's spool of it is not needed any more.
+    this.runtime.releaseOutput(run.id);
     const error = state === 'failed' ? stderrTail.trim().split('\n').slice(-5).join('\n') || reason : '';
     await this.state.transition(run.id, ['starting', 'running'], state, reason, {
       ...progress,
@@ -337,24 +339,58 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy, B
   /**
    * Runs this replica owned before a restart cannot be re-attached by the local
    * runtime (their output pipes died with the old process): their processes are
-   * stopped and the runs end as `lost`, with the reason.
+   * stopped and the runs end as `lost`, with the reason. What their scripts printed
+   * is not lost with them: the launcher spooled it (see output-spool.ts), and it is
+   * published again here, numbered as the old process numbered it.
    */
   private async recoverOrphans() {
-    const rows: { id: string; runtime_ref: string | null }[] = await this.db.query(
-      `SELECT id, runtime_ref FROM execution.executions WHERE state IN ('starting', 'running') AND owner_instance = $1`,
+    const rows: { id: string; user_id: string; runtime_ref: string | null }[] = await this.db.query(
+      `SELECT id, user_id, runtime_ref FROM execution.executions WHERE state IN ('starting', 'running') AND owner_instance = $1`,
       [this.config.INSTANCE_ID],
     );
-    for (const { id, runtime_ref: runtimeRef } of rows) {
+    if (rows.length) await this.runtime.spoolsSettled();
+    for (const { id, user_id: userId, runtime_ref: runtimeRef } of rows) {
       const stopped = runtimeRef ? stopOrphanProcess(Number(runtimeRef), id) : false;
       const reason = `the execution service restarted while the run was active; its process could not be re-attached${stopped ? ' and was stopped' : ''}`;
-      await this.markLost(id, reason);
+      const finalSequence = this.replaySpool(id, userId);
+      await this.markLost(id, reason, finalSequence);
+      this.runtime.releaseOutput(id);
     }
+    // Spools of runs that ended (the service was killed between their end and the spool's removal).
+    const orphaned = new Set(rows.map((r) => r.id));
+    for (const id of this.runtime.spooledRuns()) if (!orphaned.has(id)) this.runtime.releaseOutput(id);
     if (rows.length) this.log.warn({ count: rows.length }, 'marked orphaned runs as lost');
   }
 
-  private async markLost(id: string, reason: string) {
+  /**
+   * Publishes a run's spooled output again through a fresh pump: the same chunks in the same
+   * order get the same sequences, so logging drops the lines it already has and stores the
+   * rest. Returns the run's last sequence, or undefined when there is no spool.
+   */
+  private replaySpool(id: string, userId: string): number | undefined {
+    let chunks;
+    try {
+      chunks = this.runtime.spooledOutput(id);
+    } catch (error) {
+      this.log.error({ err: error, executionId: id }, 'could not read the output spool of a lost run');
+      return undefined;
+    }
+    if (!chunks) return undefined;
+    const publish = (lines: OutputLine[]) => this.bus.publish(Subjects.outputProduced, { executionId: id, userId, lines, final: false });
+    // Progress and results of a lost run are not stored: only its lines.
+    const pump = new OutputPump({ lines: publish, progress: () => {}, result: () => {} });
+    for (const chunk of chunks) pump.write(chunk.stream, chunk.data);
+    pump.end();
+    this.log.info({ executionId: id, lines: pump.lastSequence }, 'replayed the output spool of a lost run');
+    return pump.lastSequence;
+  }
+
+  /** `finalSequence` (the replayed spool's last line): the log completes once every line up to it is stored. */
+  private async markLost(id: string, reason: string, finalSequence?: number) {
     const run = await this.state.transition(id, ['starting', 'running'], 'lost', reason, { finishedAt: new Date(), launchSpec: null });
-    if (run) this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true, lost: true });
+    if (!run) return;
+    if (finalSequence === undefined) this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true, lost: true });
+    else this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true, finalSequence });
   }
 
   // ------------------------------------------------------------------ kubernetes: re-attach and adopt

@@ -20,6 +20,8 @@ const defaults: LocalRuntimeOptions = {
   RUN_CPU_LIMIT_SECONDS: 60,
   RUN_FILE_SIZE_LIMIT_MB: 10,
   RUN_OUTPUT_LIMIT_MB: 10,
+  DATA_DIR: root,
+  INSTANCE_ID: 'test',
 };
 
 let counter = 0;

@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { rootLogger } from '#common/logger.js';
 import type { LaunchSpec } from './launch-spec.js';
 import { ProcessLauncher, type LaunchedProcessEvents } from './process-launcher.js';
+import { readSpool, removeSpool, spoolFile, spooledRuns, type SpooledChunk } from './output-spool.js';
 import { freeLoopbackPort, loopbackPortIsFree } from '../sessions/session-port.js';
 import { ScriptRuntime, type RunHandle, type RunObserver, type StopReason } from './script-runtime.js';
 
@@ -19,6 +20,10 @@ export interface LocalRuntimeOptions {
   RUN_CPU_LIMIT_SECONDS: number;
   RUN_FILE_SIZE_LIMIT_MB: number;
   RUN_OUTPUT_LIMIT_MB: number;
+  DATA_DIR: string;
+  INSTANCE_ID: string;
+  /** Where the launcher spools the runs' output; default DATA_DIR/output-spool/<INSTANCE_ID>. */
+  OUTPUT_SPOOL_DIR?: string;
 }
 
 function onPath(command: string): boolean {
@@ -33,6 +38,22 @@ function descendants(pid: number): number[] {
   } catch {
     return [];
   }
+}
+
+/** Launcher helpers spooling into `spoolDir`, other than `own` (their command line is node, the helper's script, the folder). */
+function previousLaunchers(spoolDir: string, own: number | undefined): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === own || pid === process.pid) continue;
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (args.at(-2) === spoolDir && args.some((arg) => arg.endsWith('process-launcher.process.js'))) pids.push(pid);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
 }
 
 /** The arguments with the standard `--port` value replaced. */
@@ -61,10 +82,19 @@ function commandName(pid: number): string {
 export class LocalProcessRuntime extends ScriptRuntime implements OnModuleInit, OnApplicationShutdown {
   private readonly sandbox: boolean;
   private readonly limits: string[];
-  private readonly launcher = new ProcessLauncher();
+  private readonly launcher: ProcessLauncher;
+  /** Each run's raw output, kept by the launcher until the run's end is handed to the bus (see output-spool.ts). */
+  readonly spoolDir: string;
 
   constructor(private readonly options: LocalRuntimeOptions) {
     super();
+    this.spoolDir = resolve(options.OUTPUT_SPOOL_DIR || join(options.DATA_DIR, 'output-spool', options.INSTANCE_ID));
+    try {
+      mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw new Error(`OUTPUT_SPOOL_DIR: cannot create the output spool folder ${this.spoolDir}: ${(error as Error).message}`);
+    }
+    this.launcher = new ProcessLauncher({ spoolDir: this.spoolDir });
     const bwrap = onPath('bwrap');
     if (options.LOCAL_SANDBOX === 'bubblewrap' && !bwrap) {
       throw new Error('LOCAL_SANDBOX=bubblewrap but the bwrap command is not installed (Debian: apt-get install bubblewrap)');
@@ -93,6 +123,33 @@ export class LocalProcessRuntime extends ScriptRuntime implements OnModuleInit, 
   /** The launcher pauses reading the scripts' stdout/stderr, so they block on write. */
   holdOutput(hold: boolean): void {
     this.launcher.holdOutput(hold);
+  }
+
+  /** What the launcher read of a run (from a previous process of the service), in order; undefined when nothing was kept. */
+  override spooledOutput(executionId: string): SpooledChunk[] | undefined {
+    return readSpool(spoolFile(this.spoolDir, executionId));
+  }
+
+  /**
+   * A launcher of a previous process of the service (killed) may still be reading its runs'
+   * pipes into their spools: resolves once none is left, or after `timeoutMs`.
+   */
+  override async spoolsSettled(timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let previous = previousLaunchers(this.spoolDir, this.launcher.helperPid);
+    if (previous.length) rootLogger().info({ pids: previous }, 'waiting for the previous process launcher to finish spooling');
+    while (previous.length && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      previous = previousLaunchers(this.spoolDir, this.launcher.helperPid);
+    }
+  }
+
+  override releaseOutput(executionId: string): void {
+    removeSpool(spoolFile(this.spoolDir, executionId));
+  }
+
+  override spooledRuns(): string[] {
+    return spooledRuns(this.spoolDir);
   }
 
   get sandboxed(): boolean {
@@ -161,7 +218,7 @@ export class LocalProcessRuntime extends ScriptRuntime implements OnModuleInit, 
     const launch = (args: string[]) => {
       if (ended) return;
       const command = [...this.wrapper(spec, scriptPath), ...this.limits, spec.interpreter, scriptPath, ...args];
-      this.launcher.spawn(command, { cwd: spec.workingDir, env }, events(command[0]));
+      this.launcher.spawn(command, { cwd: spec.workingDir, env, executionId: spec.executionId }, events(command[0]));
     };
     const events = (program: string): LaunchedProcessEvents => ({
       spawned: (spawnedPid) => {

@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
+import { readSpool, spoolFile } from './output-spool.js';
 import { ProcessLauncher, type LaunchedProcessEvents, type LauncherEvent } from './process-launcher.js';
+
+const root = mkdtempSync(join(tmpdir(), 'launcher-spec-'));
+after(() => rmSync(root, { recursive: true, force: true }));
 
 const alive = (pid: number) => {
   try {
@@ -127,5 +133,70 @@ describe('process launcher', () => {
     helper.disconnect();
     await exited;
     await waitUntil(() => !alive(pids[0]) && !alive(grandchild), 'the script and its background child are gone');
+  });
+
+  test('killed with its service, the helper still spools every byte a fast script wrote', { timeout: 60_000 }, async () => {
+    const spoolDir = join(root, 'spool');
+    const executionId = '00000000-0000-4000-8000-00000000f100';
+    const progress = join(root, 'written');
+    // After each write to stdout returned, the script notes how many lines it wrote.
+    const script = [
+      'import os, sys',
+      `fd = os.open(${JSON.stringify(progress)}, os.O_WRONLY | os.O_CREAT)`,
+      'i = 0',
+      'while True:',
+      '    i += 1',
+      '    sys.stdout.write(f"{i:08d} {\'x\' * 60}\\n")',
+      '    os.pwrite(fd, f"{i:012d}".encode(), 0)',
+    ].join('\n');
+    // The "service": a node process that runs a launcher with a spool and reports the output it got.
+    const service = join(root, 'service.mjs');
+    writeFileSync(
+      service,
+      `import { mkdirSync } from 'node:fs';
+       import { ProcessLauncher } from ${JSON.stringify(new URL('./process-launcher.js', import.meta.url).href)};
+       mkdirSync(${JSON.stringify(spoolDir)}, { recursive: true });
+       const launcher = new ProcessLauncher({ spoolDir: ${JSON.stringify(spoolDir)} });
+       let received = 0;
+       launcher.spawn(['/usr/bin/python3', '-u', '-c', ${JSON.stringify(script)}], { cwd: '/', env: { PATH: '/usr/bin:/bin' }, executionId: ${JSON.stringify(executionId)} }, {
+         spawned: (pid) => process.send({ pid }),
+         // Past 1 MB the service holds the output, so the pipe fills up: what is in it when the
+         // service dies was written and never relayed.
+         stdout: (chunk) => { received += chunk.length; process.send({ received }); if (received > 1_000_000) launcher.holdOutput(true); },
+         stderr: () => {}, error: (message) => process.send({ error: message }), close: () => {},
+       });`,
+    );
+    const parent = fork(service, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+    let scriptPid = 0;
+    let received = 0;
+    parent.on('message', (m: { pid?: number; received?: number; error?: string }) => {
+      if (m.error) throw new Error(m.error);
+      if (m.pid) scriptPid = m.pid;
+      if (m.received) received = m.received;
+    });
+    await waitUntil(() => received > 1_000_000, 'the script printed 1 MB', 30_000);
+    let lastWritten = -1;
+    await waitUntil(() => {
+      const written = Number(readFileSync(progress, 'utf8'));
+      const blocked = written === lastWritten;
+      lastWritten = written;
+      return blocked;
+    }, 'the script blocks on a full pipe', 10_000);
+    const helperPid = Number(readFileSync(`/proc/${scriptPid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+    assert.ok(alive(helperPid) && helperPid !== parent.pid);
+    const exited = new Promise((resolve) => parent.once('exit', resolve));
+    parent.kill('SIGKILL');
+    await exited;
+    await waitUntil(() => !alive(helperPid) && !alive(scriptPid), 'the helper read the pipes to their end and exited', 15_000);
+
+    const chunks = readSpool(spoolFile(spoolDir, executionId))!;
+    assert.ok(chunks.every((c) => c.stream === 'stdout'));
+    const spooled = chunks.map((c) => c.data).join('');
+    const written = Number(readFileSync(progress, 'utf8'));
+    const lines = spooled.split('\n');
+    lines.pop(); // a line cut by the kill
+    assert.ok(lines.length >= written, `every line whose write returned is spooled (${lines.length} spooled, ${written} written)`);
+    lines.forEach((line, i) => assert.equal(line, `${String(i + 1).padStart(8, '0')} ${'x'.repeat(60)}`, `line ${i + 1} spooled once, in order`));
+    assert.ok(spooled.length > received, `the spool holds what the service received and what was still in the pipe (${spooled.length} > ${received})`);
   });
 });

@@ -9,6 +9,8 @@ export interface LauncherRequest {
   command: string[];
   cwd: string;
   env: Record<string, string>;
+  /** Names the run's output spool (when the launcher keeps spools). */
+  executionId?: string;
 }
 
 /** Holds (or releases) the output of every process: their pipes are not read while held. */
@@ -46,6 +48,9 @@ export interface LaunchedProcessEvents {
  * it carried end as killed.
  */
 export class ProcessLauncher {
+  /** `spoolDir`: the helper writes each run's output there (see output-spool.ts) before relaying it. */
+  constructor(private readonly options: { spoolDir?: string } = {}) {}
+
   private helper: ChildProcess | undefined;
   private ready: Promise<void> | undefined;
   private nextId = 1;
@@ -53,18 +58,23 @@ export class ProcessLauncher {
   private closed = false;
   private held = false;
 
+  /** The helper's process id, while it runs. */
+  get helperPid(): number | undefined {
+    return this.helper?.pid;
+  }
+
   /** Forks the helper now (it is forked on first use otherwise). */
   warmUp(): Promise<void> {
     return this.helperReady();
   }
 
-  spawn(command: string[], options: { cwd: string; env: Record<string, string> }, events: LaunchedProcessEvents): void {
+  spawn(command: string[], options: { cwd: string; env: Record<string, string>; executionId?: string }, events: LaunchedProcessEvents): void {
     const id = this.nextId++;
     this.running.set(id, events);
     this.helperReady()
       .then(() => {
         this.keepAlive(true);
-        this.helper!.send({ type: 'spawn', id, command, cwd: options.cwd, env: options.env } satisfies LauncherRequest);
+        this.helper!.send({ type: 'spawn', id, command, cwd: options.cwd, env: options.env, executionId: options.executionId } satisfies LauncherRequest);
       })
       .catch((error: Error) => {
         this.running.delete(id);
@@ -92,7 +102,7 @@ export class ProcessLauncher {
   private helperReady(): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the runtime is shutting down'));
     if (this.ready && this.helper?.connected) return this.ready;
-    const helper = fork(fileURLToPath(new URL('./process-launcher.process.js', import.meta.url)), [], {
+    const helper = fork(fileURLToPath(new URL('./process-launcher.process.js', import.meta.url)), this.options.spoolDir ? [this.options.spoolDir] : [], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
       execArgv: [],

@@ -1,4 +1,5 @@
 import type { LaunchSpec } from './launch-spec.js';
+import type { SpooledChunk } from './output-spool.js';
 
 /** Why the platform stopped a run; `shutdown`: the service stopped while the run was active, past its grace period. */
 export type StopReason = 'timeout' | 'cancelled' | 'output_limit' | 'shutdown';
@@ -36,4 +37,19 @@ export abstract class ScriptRuntime {
    * writing more then blocks on its write, nothing is dropped. Released, reading resumes.
    */
   abstract holdOutput(hold: boolean): void;
+  /**
+   * Output of a run kept on this machine outside the service (the local runtime's spool), to
+   * replay after the service was killed mid-run; undefined when the runtime keeps none.
+   */
+  spooledOutput(_executionId: string): SpooledChunk[] | undefined {
+    return undefined;
+  }
+  /** Resolves once nothing writes the kept output of a previous process any more. */
+  async spoolsSettled(): Promise<void> {}
+  /** The run's output is with the bus now: what was kept for it can go. */
+  releaseOutput(_executionId: string): void {}
+  /** Runs with kept output. */
+  spooledRuns(): string[] {
+    return [];
+  }
 }
