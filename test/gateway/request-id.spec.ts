@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
 import { Api } from '../harness/api.js';
 import { waitFor } from '../harness/net.js';
 import { login, startDistributed, type RunningStack } from '../harness/stack.js';
@@ -83,6 +84,18 @@ describe('request id, gateway to service logs (distributed)', { concurrency: fal
     // The debug line is written when the stream ends: the subscription ran in the context.
     await lineWith('execution', 'req-sse-1', (l) => l.method === 'watchExecution');
     await lineWith('logging', 'req-sse-1', (l) => l.method === 'tailLog');
+  });
+
+  test('a WebSocket stream: the upgrade is a request too, its gRPC calls carry its id', async () => {
+    const run = await api.run('testing/sleeper.py', { seconds: 0.2 });
+    await api.finished(run.id);
+    const ws = new WebSocket(`${stack.url.replace(/^http/, 'ws')}/api/v1/executions/${run.id}/stream`, ['scriptorium.v1', `bearer.${api.token}`], {
+      headers: { 'x-request-id': 'req-ws-1' },
+    });
+    await new Promise((resolve, reject) => ws.on('close', resolve).on('error', reject));
+    const watched = await lineWith('execution', 'req-ws-1', (l) => l.method === 'watchExecution');
+    assert.equal(watched.userId, adminId);
+    await lineWith('logging', 'req-ws-1', (l) => l.method === 'tailLog');
   });
 
   test("a line written deep in a handler's awaited work (auth locking an account) carries the id", async () => {
