@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { connect } from '@nats-io/transport-node';
 import WebSocket from 'ws';
 import { Api } from '../harness/api.js';
 import { waitFor } from '../harness/net.js';
-import { login, startDistributed, type RunningStack } from '../harness/stack.js';
+import { login, startDistributed } from '../harness/stack.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const FIXTURES = join(ROOT, 'test/fixtures/script_groups');
@@ -18,7 +19,7 @@ const FIXTURES = join(ROOT, 'test/fixtures/script_groups');
 type LogLine = Record<string, unknown> & { pid: number; msg: string };
 
 describe('request id, gateway to service logs (distributed)', { concurrency: false, timeout: 180_000 }, () => {
-  let stack: RunningStack;
+  let stack: Awaited<ReturnType<typeof startDistributed>>;
   let api: Api;
   let adminId: string;
 
@@ -96,6 +97,27 @@ describe('request id, gateway to service logs (distributed)', { concurrency: fal
     const watched = await lineWith('execution', 'req-ws-1', (l) => l.method === 'watchExecution');
     assert.equal(watched.userId, adminId);
     await lineWith('logging', 'req-ws-1', (l) => l.method === 'tailLog');
+  });
+
+  test("events: a run's creation carries the submitting request's id; its output never an earlier request's", async () => {
+    // Output comes from the launcher helper, which no request started: it must not inherit one (the earlier tests' runs included).
+    const nats = await connect({ servers: stack.nats.url });
+    const events: { subject: string; requestId?: string; executionId?: string; run?: { executionId: string } }[] = [];
+    nats.subscribe('scriptorium.execution.>', { callback: (_, m) => void events.push({ subject: m.subject, ...m.json<object>() }) });
+    await nats.flush();
+    try {
+      const res = await api.post('/api/v1/executions', { scriptId: 'testing/sleeper.py', parameters: { seconds: 0.2 } }, { 'x-request-id': 'req-events-1' });
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      await api.finished(res.body.id);
+      await waitFor(() => events.some((e) => e.subject.endsWith('run.finished') && e.run?.executionId === res.body.id), 10_000, 'run.finished');
+      const ofRun = events.filter((e) => (e.executionId ?? e.run?.executionId) === res.body.id);
+      assert.equal(ofRun.find((e) => e.subject.endsWith('run.created'))?.requestId, 'req-events-1');
+      const output = ofRun.filter((e) => e.subject.endsWith('output.produced'));
+      assert.ok(output.length > 0, 'the run printed');
+      for (const e of ofRun) assert.ok(e.requestId === undefined || e.requestId === 'req-events-1', `${e.subject} carries ${e.requestId}`);
+    } finally {
+      await nats.close();
+    }
   });
 
   test("a line written deep in a handler's awaited work (auth locking an account) carries the id", async () => {
