@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { NatsEventBus } from '#common/bus.js';
+import { currentRequestId, runWithRequestId } from '#common/request-context.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
 import { DURABLE_STREAM, Subjects } from '#contracts/subjects.js';
@@ -88,6 +89,7 @@ describe('NATS event bus', { timeout: 60_000 }, () => {
       const consumer = await manager.consumers.info(DURABLE_STREAM, durable);
       assert.equal(consumer.config.ack_wait, nanos(10_000));
       assert.equal(consumer.config.max_ack_pending, 10_000);
+      await upgraded.close(); // the last test binds the same durable consumer
     } finally {
       await connection.close();
     }
@@ -110,5 +112,26 @@ describe('NATS event bus', { timeout: 60_000 }, () => {
     } finally {
       plain.kill();
     }
+  });
+
+  test("an event published during a request carries its id; its handlers, durable or plain, run in that request's context", async () => {
+    // One connection publishes and subscribes, so the plain subscription is in place before the publish.
+    const consumer = await bus('reqid-logging');
+    const seen: string[] = [];
+    const mine = (e: { executionId: string }) => e.executionId === 'exec-reqid';
+    consumer.subscribe(
+      Subjects.outputProduced,
+      async (e) => {
+        await new Promise((resolve) => setTimeout(resolve, 5)); // still in the context after an await
+        if (mine(e)) seen.push(`durable ${e.lines[0].sequence} ${currentRequestId()}`);
+      },
+      { queue: 'logging' },
+    );
+    consumer.subscribe(Subjects.outputProduced, (e) => void (mine(e) && seen.push(`plain ${e.lines[0].sequence} ${currentRequestId()}`)));
+    runWithRequestId('req-event-1', () => consumer.publish(Subjects.outputProduced, batch('exec-reqid', 1)));
+    consumer.publish(Subjects.outputProduced, batch('exec-reqid', 2));
+    await waitFor(() => seen.length === 4, 5000, `both subscribers to see both batches (seen: ${seen.join(', ')})`);
+    assert.deepEqual(seen.sort(), ['durable 1 req-event-1', 'durable 2 undefined', 'plain 1 req-event-1', 'plain 2 undefined']);
+    await consumer.close();
   });
 });

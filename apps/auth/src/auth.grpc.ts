@@ -1,4 +1,4 @@
-import { Controller, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
 import jwt from 'jsonwebtoken';
 import {
@@ -37,10 +37,9 @@ import {
   type UpdateUserRequest,
   type User,
 } from '#contracts/generated/scriptorium/auth/v1/auth.js';
-import { callerOf, GrpcAuthGuard, Public, requireLevel, TOKEN_ALGORITHM, TOKEN_ISSUER, type Caller } from '#common/auth.js';
+import { callerOf, Public, requireLevel, TOKEN_ALGORITHM, TOKEN_ISSUER, type Caller } from '#common/auth.js';
 import { DomainError, failedPrecondition, invalidArgument, notFound, permissionDenied } from '#common/errors.js';
 import { FORWARDED_FOR_HEADER } from '#common/grpc.js';
-import { GrpcExceptionFilter } from '#common/grpc-errors.js';
 import { EventBus } from '#common/bus.js';
 import { Subjects } from '#contracts/subjects.js';
 import { ApiTokensService, type ApiTokenRecord } from './api-tokens/api-tokens.service.js';
@@ -114,15 +113,7 @@ function sessionOf(caller: Caller): string | undefined {
   return typeof sid === 'string' ? sid : undefined;
 }
 
-/*
- * The guard and the filter are also bound here, on the controller: startServiceApp
- * (libs/common/src/service-app.ts) connects the gRPC microservice without
- * `inheritAppConfig`, so with Nest 12 neither APP_GUARD nor its late useGlobalFilters
- * call reaches the gRPC handlers. Binding them here keeps this API correct either way.
- */
 @Controller()
-@UseGuards(GrpcAuthGuard)
-@UseFilters(new GrpcExceptionFilter('auth'))
 @AuthServiceControllerMethods()
 export class AuthGrpcController implements AuthServiceController {
   constructor(

@@ -7,8 +7,7 @@ import { VerificationKeySource } from '#common/auth.js';
 import { grpcClientsModule } from '#common/grpc.js';
 import { HealthController, READINESS_CHECKS, type ReadinessCheck } from '#common/health.js';
 import { SERVICE_NAMES } from '#contracts/grpc-packages.js';
-import { REQUEST_ID_HEADER, runWithRequestId } from '#common/request-context.js';
-import { randomUUID } from 'node:crypto';
+import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from '#common/request-context.js';
 import { AuthController } from './auth/auth.controller.js';
 import { ClientAddressInterceptor } from './auth/client-address.interceptor.js';
 import { JwtAuthGuard } from './auth/jwt-auth.guard.js';
@@ -28,8 +27,7 @@ import { UsersController } from './users/users.controller.js';
 
 /** Gives every request an id (kept from X-Request-Id when sent), echoed back and carried into gRPC calls and logs. */
 function requestId(req: Request, res: Response, next: NextFunction) {
-  const given = req.header(REQUEST_ID_HEADER);
-  const id = given && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+  const id = requestIdFrom(req.header(REQUEST_ID_HEADER));
   res.setHeader(REQUEST_ID_HEADER, id);
   runWithRequestId(id, next);
 }

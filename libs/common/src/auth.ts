@@ -5,7 +5,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import jwt from 'jsonwebtoken';
 import { isLevel, levelAtLeast, type Level } from '#contracts/levels.js';
 import { permissionDenied, unauthenticated } from './errors.js';
-import { runWithRequestId, REQUEST_ID_HEADER } from './request-context.js';
+import { setRequestCaller } from './request-context.js';
 
 /** Who is asking: taken from a verified access token. */
 export interface Caller {
@@ -156,7 +156,8 @@ export function callerOf(metadata: Metadata | undefined): Caller {
 
 /**
  * The one gate of every gRPC method: verifies the bearer token in the call's
- * metadata (unless the method is @Public) and binds the request id for logging.
+ * metadata (unless the method is @Public) and names the caller in the request
+ * context (see `grpcRequestContext`) for the call's log lines.
  */
 @Injectable()
 export class GrpcAuthGuard implements CanActivate {
@@ -167,14 +168,12 @@ export class GrpcAuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'rpc') return true;
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()])) return true;
     const metadata = context.switchToRpc().getContext<Metadata>();
-    const requestId = metadata.get(REQUEST_ID_HEADER)[0];
-    return runWithRequestId(requestId ? String(requestId) : undefined, async () => {
-      const isPublic = this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()]);
-      if (isPublic) return true;
-      const authorization = metadata.get('authorization')[0];
-      callers.set(metadata, await this.verifier.verify(authorization ? String(authorization) : undefined));
-      return true;
-    });
+    const authorization = metadata.get('authorization')[0];
+    const caller = await this.verifier.verify(authorization ? String(authorization) : undefined);
+    callers.set(metadata, caller);
+    setRequestCaller(caller.userId);
+    return true;
   }
 }

@@ -7,6 +7,7 @@ import type { EventEnvelope, EventMap } from '#contracts/events.js';
 import { DURABLE_STREAM, DURABLE_SUBJECTS } from '#contracts/subjects.js';
 import { rootLogger } from './logger.js';
 import { Outbox, type OutboxRecord } from './outbox.js';
+import { currentRequestId, runWithRequestId } from './request-context.js';
 
 export type EventSubject = keyof EventMap;
 export type EventBody<S extends EventSubject> = Omit<EventMap[S], keyof EventEnvelope>;
@@ -42,20 +43,28 @@ export abstract class EventBus {
 }
 
 function envelope<S extends EventSubject>(body: EventBody<S>): EventMap[S] {
-  return { eventId: randomUUID(), occurredAt: new Date().toISOString(), ...body } as EventMap[S];
+  const requestId = currentRequestId();
+  return { eventId: randomUUID(), occurredAt: new Date().toISOString(), ...(requestId ? { requestId } : {}), ...body } as EventMap[S];
 }
 
-/** Calls a handler at once; resolves true when it handled the event, false (logged) when it failed. */
+/**
+ * Calls a handler at once, in the request context of the event's request when it names one;
+ * resolves true when it handled the event, false (logged) when it failed.
+ */
 function handle(subject: string, handler: (event: never) => void | Promise<void>, event: unknown): Promise<boolean> {
   const failed = (error: unknown) => {
     logHandlerError(subject, error);
     return false;
   };
-  try {
-    return Promise.resolve(handler(event as never)).then(() => true, failed);
-  } catch (error) {
-    return Promise.resolve(failed(error));
-  }
+  const call = () => {
+    try {
+      return Promise.resolve(handler(event as never)).then(() => true, failed);
+    } catch (error) {
+      return Promise.resolve(failed(error));
+    }
+  };
+  const { requestId } = event as Partial<EventEnvelope>;
+  return requestId ? runWithRequestId(requestId, call) : call();
 }
 
 function logHandlerError(subject: string, error: unknown) {

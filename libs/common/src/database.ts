@@ -41,6 +41,31 @@ export interface ServiceSchema {
   migrations: Function[];
 }
 
+/** One migrations table in both modes; each row names its service's migration. */
+export const MIGRATIONS_TABLE = 'scriptorium_migrations';
+
+/**
+ * Distributed services kept their history in `<schema>_migrations` until both modes shared
+ * one table: an existing installation must not apply its migrations again, so before the run
+ * the old table becomes the shared one, or, when that exists already (services sharing a
+ * database), gives it its rows and is dropped.
+ */
+async function adoptOldMigrationsTable(dataSource: DataSource, schema: string): Promise<void> {
+  const old = `${schema}_migrations`;
+  const exists = async (db: Pick<DataSource, 'query'>, table: string) =>
+    ((await db.query('SELECT to_regclass($1) IS NOT NULL AS found', [table])) as { found: boolean }[])[0].found;
+  if (!(await exists(dataSource, old))) return;
+  await dataSource.transaction(async (tx) => {
+    if (!(await exists(tx, MIGRATIONS_TABLE))) {
+      await tx.query(`ALTER TABLE "${old}" RENAME TO "${MIGRATIONS_TABLE}"`);
+      return;
+    }
+    await tx.query(`INSERT INTO "${MIGRATIONS_TABLE}" ("timestamp", name) SELECT "timestamp", name FROM "${old}" WHERE name NOT IN (SELECT name FROM "${MIGRATIONS_TABLE}") ORDER BY id`);
+    await tx.query(`DROP TABLE "${old}"`);
+  });
+  rootLogger().info({ from: old, to: MIGRATIONS_TABLE }, 'moved the migrations history to the shared table');
+}
+
 /**
  * Opens a DataSource for one or more services and brings their schemas up to date.
  * Distributed mode opens one per service; all-in-one opens one for all services,
@@ -52,8 +77,7 @@ export async function openDatabase(url: string, poolSize: number, services: Serv
     url,
     entities: services.flatMap((s) => s.entities as never[]),
     migrations: services.flatMap((s) => s.migrations),
-    // One migrations table per service keeps each service's history its own.
-    migrationsTableName: services.length === 1 ? `${services[0].schema}_migrations` : 'scriptorium_migrations',
+    migrationsTableName: MIGRATIONS_TABLE,
     synchronize: false,
     logging: false,
     connectTimeoutMS: poolSize > 1 ? DATABASE_CONNECT_TIMEOUT_MS : SHARED_CONNECTION_TIMEOUT_MS,
@@ -76,7 +100,10 @@ export async function openDatabase(url: string, poolSize: number, services: Serv
   const lock = poolSize > 1 ? dataSource.createQueryRunner() : undefined;
   try {
     await lock?.query('SELECT pg_advisory_lock(7426001)');
-    for (const service of services) await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${service.schema}"`);
+    for (const service of services) {
+      await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${service.schema}"`);
+      await adoptOldMigrationsTable(dataSource, service.schema);
+    }
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     if (applied.length) rootLogger().info({ migrations: applied.map((m) => m.name) }, 'applied migrations');
   } finally {

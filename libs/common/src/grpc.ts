@@ -2,12 +2,13 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { join } from 'node:path';
 import { Metadata } from '@grpc/grpc-js';
 import { ClientGrpcProxy, ClientsModule, Transport, type GrpcOptions } from '@nestjs/microservices';
-import type { DynamicModule } from '@nestjs/common';
-import { catchError, throwError } from 'rxjs';
+import type { DynamicModule, ExecutionContext } from '@nestjs/common';
+import { catchError, finalize, Observable, throwError } from 'rxjs';
 import { GrpcPackages, type ServiceName } from '#contracts/grpc-packages.js';
 import { GRPC_PEER } from './errors.js';
+import { rootLogger } from './logger.js';
 import { PROTO_ROOT } from './paths.js';
-import { currentRequestId, REQUEST_ID_HEADER } from './request-context.js';
+import { currentRequestId, REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from './request-context.js';
 
 const LOADER = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true, arrays: true };
 
@@ -50,6 +51,24 @@ function grpcOptions(service: ServiceName, url: string, channelOptions: Record<s
 
 export function grpcServerOptions(service: ServiceName, url: string): GrpcOptions {
   return grpcOptions(service, url, GRPC_SERVER_CHANNEL_OPTIONS);
+}
+
+/**
+ * A pre-request hook of the gRPC server: the whole call (guards, interceptors, the handler,
+ * what it awaits, and the subscription of its answer, streamed or not) runs in the request
+ * context of the caller's `x-request-id`, so every log line written for it carries the id.
+ * It subscribes inside the context because Nest subscribes a handler's Observable later,
+ * outside any context the hook could enter. Each call ends with a debug line (method, time).
+ */
+export function grpcRequestContext(context: ExecutionContext, next: () => Observable<unknown>): Observable<unknown> {
+  const requestId = requestIdFrom(context.switchToRpc().getContext<Metadata>().get(REQUEST_ID_HEADER)[0]);
+  return new Observable((subscriber) =>
+    runWithRequestId(requestId, () => {
+      const started = performance.now();
+      const handled = () => rootLogger().debug({ method: context.getHandler().name, ms: Math.round(performance.now() - started) }, 'gRPC call handled');
+      return next().pipe(finalize(handled)).subscribe(subscriber);
+    }),
+  );
 }
 
 /** A client of one service whose errors say which service they came from (see `peerOf`), so callers can name it without its address. */

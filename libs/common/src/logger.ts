@@ -1,19 +1,16 @@
 import type { LoggerService } from '@nestjs/common';
 import { pino, type Logger } from 'pino';
-import { currentRequestId } from './request-context.js';
+import { currentRequestContext } from './request-context.js';
 
 let root: Logger | undefined;
 
-/** The process-wide JSON logger; every line carries the current request id when there is one. */
+/** The process-wide JSON logger; every line carries the current request's id and caller when there is one. */
 export function rootLogger(): Logger {
   root ??= pino({
     level: process.env.LOG_LEVEL ?? 'info',
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
-    mixin: () => {
-      const requestId = currentRequestId();
-      return requestId ? { requestId } : {};
-    },
+    mixin: () => ({ ...currentRequestContext() }),
   });
   return root;
 }

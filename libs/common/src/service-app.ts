@@ -1,13 +1,13 @@
 import 'reflect-metadata';
 import { Global, Module, type DynamicModule, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { ApplicationConfig, NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { ServiceName } from '#contracts/grpc-packages.js';
 import { EventBus, NatsEventBus } from './bus.js';
 import { ConfigError, loadConfig, type ServiceConfig } from './config.js';
 import { openDatabase, type ServiceSchema } from './database.js';
-import { grpcServerOptions } from './grpc.js';
+import { grpcRequestContext, grpcServerOptions } from './grpc.js';
 import { GrpcExceptionFilter } from './grpc-errors.js';
 import { HealthModule, ReadinessProblem } from './health.js';
 import { OutboxLockedError } from './outbox.js';
@@ -81,6 +81,9 @@ export class ServiceCoreModule {
 export async function startServiceApp<C extends ServiceConfig>(app: ServiceApp<C>, deps: ServiceDeps<C>): Promise<INestApplication> {
   const nest = await NestFactory.create(app.module(deps), { logger: new JsonLogger(app.name), abortOnError: false });
   nest.useGlobalFilters(new GrpcExceptionFilter(app.name));
+  // The microservice shares this config (inheritAppConfig) and reads its hooks when it
+  // connects, so the hook goes in first; INestApplication has no method for it.
+  nest.get(ApplicationConfig).registerPreRequestHook(grpcRequestContext);
   nest.connectMicroservice(grpcServerOptions(app.name, deps.config.GRPC_LISTEN), { inheritAppConfig: true });
   // Start-up hooks (migrations done, key store, initial scans) run before the API opens.
   await nest.init();

@@ -6,6 +6,8 @@ export interface EventEnvelope {
   /** Unique id of this event. */
   eventId: string;
   occurredAt: string;
+  /** The request during which it was published, if any: its handlers' log lines carry it. */
+  requestId?: string;
 }
 
 export interface RunSnapshot {

@@ -1,8 +1,9 @@
 import { ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
-import { PUBLIC_ROUTE } from '#common/auth.js';
+import { PUBLIC_ROUTE, type Caller } from '#common/auth.js';
 import { DomainError } from '#common/errors.js';
+import { setRequestCaller } from '#common/request-context.js';
 
 /** Every HTTP route needs a valid access token unless marked @Public(). */
 @Injectable()
@@ -17,9 +18,10 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
     return super.canActivate(context);
   }
 
-  handleRequest<T>(error: unknown, caller: T, info: unknown): T {
+  handleRequest<T extends Caller>(error: unknown, caller: T, info: unknown): T {
     if (error instanceof DomainError) throw error;
     if (error || !caller) throw new UnauthorizedException(describe(error ?? info));
+    setRequestCaller(caller.userId);
     return caller;
   }
 }

@@ -7,6 +7,7 @@ import type { Caller } from '#common/auth.js';
 import { grpcErrorToHttp } from '#common/errors.js';
 import { isUuid } from '#common/ids.js';
 import { rootLogger } from '#common/logger.js';
+import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestId, setRequestCaller } from '#common/request-context.js';
 import { executionNotFound } from '../executions/execution-id.pipe.js';
 import { KEEPALIVE_MS, LiveRunStream } from './live-run-stream.js';
 
@@ -31,10 +32,14 @@ export class LiveSocketServer {
       if (!match) return; // Other upgrade handlers (the session proxy) may take it.
       const bearer = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).find((p) => p.startsWith('bearer.'));
       if (bearer) request.headers.authorization = `Bearer ${bearer.slice('bearer.'.length)}`;
-      passport.authenticate('jwt', { session: false }, (error: unknown, caller: Caller | false) => {
-        if (error || !caller) return reject(socket, 401, 'Invalid or missing access token');
-        this.wss.handleUpgrade(request, socket, head, (ws) => this.serve(ws, caller, decodeURIComponent(match[1]), request));
-      })(request, {}, () => undefined);
+      // Upgrades bypass the HTTP middleware: the stream gets its request id here, for its gRPC calls.
+      runWithRequestId(requestIdFrom(request.headers[REQUEST_ID_HEADER]), () =>
+        passport.authenticate('jwt', { session: false }, (error: unknown, caller: Caller | false) => {
+          if (error || !caller) return reject(socket, 401, 'Invalid or missing access token');
+          setRequestCaller(caller.userId);
+          this.wss.handleUpgrade(request, socket, head, (ws) => this.serve(ws, caller, decodeURIComponent(match[1]), request));
+        })(request, {}, () => undefined),
+      );
     });
   }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { LogChunk, LogLine } from '#contracts/generated/scriptorium/logging/v1/logging.js';
-import { lines, startLoggingUnderTest, until, type LoggingUnderTest } from '../testing/logging-under-test.js';
+import { lines, startLoggingUnderTest, until, type LoggingUnderTest } from '../../../../test/harness/logging-under-test.js';
 
 /** The log store over gRPC, on a real PostgreSQL, fed in the orders JetStream can deliver in. */
 

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { openDatabase } from '#common/database.js';
 import type { OutputLine } from '#contracts/events.js';
 import { startPostgres, type TestPostgres } from '../../../../test/harness/postgres.js';
-import { lines, startLoggingUnderTest, until, type LoggingUnderTest } from '../testing/logging-under-test.js';
+import { lines, startLoggingUnderTest, until, type LoggingUnderTest } from '../../../../test/harness/logging-under-test.js';
 import { CreateLogs1764000000000 } from './1764000000000-create-logs.js';
 import { LogChunksAsText1764400000000 } from './1764400000000-log-chunks-as-text.js';
 

@@ -12,11 +12,11 @@ import { startServiceApp } from '#common/service-app.js';
 import type { OutputLine } from '#contracts/events.js';
 import type { LogChunk } from '#contracts/generated/scriptorium/logging/v1/logging.js';
 import { Subjects } from '#contracts/subjects.js';
-import { accessToken, GRPC_LOADER, startVerificationKeys } from '../../../catalog/src/testing/catalog-under-test.js';
-import { freePort } from '../../../../test/harness/net.js';
-import { startPostgres, type TestPostgres } from '../../../../test/harness/postgres.js';
-import { loggingApp } from '../logging.app.js';
-import { LoggingConfig } from '../logging.config.js';
+import { accessToken, GRPC_LOADER, startVerificationKeys } from './catalog-under-test.js';
+import { freePort } from './net.js';
+import { startPostgres, type TestPostgres } from './postgres.js';
+import { loggingApp } from '../../apps/logging/src/logging.app.js';
+import { LoggingConfig } from '../../apps/logging/src/logging.config.js';
 
 /**
  * The logging service for tests: the real app (Nest, gRPC, TypeORM, migrations) on a
