@@ -65,6 +65,9 @@ export interface PreparedRun {
   interactive?: boolean;
 }
 
+/** A run watch that heard no change for this long reads the run again (a missed `run.updated`). */
+const WATCH_IDLE_READ_MS = 3000;
+
 /** A hash of what a request asks for, keys sorted at every depth, so the same request always hashes the same. */
 export function requestFingerprint(request: Record<string, unknown>): string {
   const sorted = (_: string, value: unknown) =>
@@ -352,23 +355,44 @@ export class RunsService {
     return this.get(caller, id);
   }
 
-  /** The run now, then each newer version until it ends; reads are chained so versions never go backwards. */
+  /**
+   * The run now, then each newer version until it ends; reads are chained so versions never go backwards.
+   * `run.updated` is a core notification, dropped while the broker is away: a watch that heard
+   * nothing for WATCH_IDLE_READ_MS reads the run again, so it still ends once the run has ended.
+   */
   watch(caller: Caller, id: string): Observable<ExecutionRecord> {
     return new Observable<ExecutionRecord>((observer) => {
       let version = 0;
+      let ended = false;
+      let idleTimer: NodeJS.Timeout | undefined;
       const emit = (run: ExecutionRecord | null) => {
         if (!run || run.version <= version) return;
         version = run.version;
         observer.next(run);
-        if (isTerminal(run.state)) observer.complete();
+        if (isTerminal(run.state)) {
+          ended = true;
+          observer.complete();
+        }
+      };
+      const read = () => {
+        chain = chain.then(() => this.runs.findOneBy({ id })).then(emit, () => undefined);
+        readWhenIdle();
+      };
+      const readWhenIdle = () => {
+        clearTimeout(idleTimer);
+        if (!ended) idleTimer = setTimeout(read, WATCH_IDLE_READ_MS);
       };
       let chain = this.get(caller, id).then(emit);
-      chain.catch((error) => observer.error(error));
+      chain.then(readWhenIdle, (error) => observer.error(error));
       const unsubscribe = this.bus.subscribe(Subjects.runUpdated, (event) => {
         if (event.run.executionId !== id || event.run.version <= version) return;
-        chain = chain.then(() => this.runs.findOneBy({ id })).then(emit, () => undefined);
+        read();
       });
-      return unsubscribe;
+      return () => {
+        ended = true;
+        clearTimeout(idleTimer);
+        unsubscribe();
+      };
     });
   }
 }
