@@ -58,8 +58,6 @@ function launch(request: LauncherRequest) {
     spool?.close();
     return send({ type: 'error', id, message: (error as Error).message });
   }
-  // The next run of the same sandbox finds one ready (prepared once this one is on its way).
-  if (request.warm) setImmediate(() => prepareWarm(request));
   children.set(id, child);
   for (const stream of ['stdout', 'stderr'] as const) {
     const readable = child[stream]!.setEncoding('utf8');
@@ -95,6 +93,9 @@ function launch(request: LauncherRequest) {
     children.delete(id);
     spool?.close();
     send({ type: 'close', id, code, signal });
+    // The next run of the same kind finds a sandbox ready. Set up after this run, not beside it: spawning blocks
+    // this loop (~10 ms) and the set-up takes CPU, both of which would delay this run's output.
+    if (request.warm) setImmediate(() => prepareWarm(request));
     if (orphaned && !children.size) process.exit(0);
   });
 }
