@@ -31,8 +31,12 @@ function direct(script: string): Promise<{ firstLine: number; exit: number }> {
   });
 }
 
-/** Passes SCRIPTORIUM_TRACE (a file for the step trace of a build with trace points) to the stack. */
-export const traceEnv = (): Record<string, string> => (process.env.SCRIPTORIUM_TRACE ? { SCRIPTORIUM_TRACE: process.env.SCRIPTORIUM_TRACE } : {});
+/**
+ * Settings passed from the bench's own environment to the stack, to compare within one machine's state:
+ * SCRIPTORIUM_TRACE (a file for the step trace of a build with trace points), LOCAL_WARM_SANDBOXES, MAX_CONCURRENT_RUNS.
+ */
+export const traceEnv = (): Record<string, string> =>
+  Object.fromEntries(['SCRIPTORIUM_TRACE', 'LOCAL_WARM_SANDBOXES', 'MAX_CONCURRENT_RUNS'].filter((name) => process.env[name]).map((name) => [name, process.env[name]!]));
 
 const ended = (execution: any) => FINAL_STATES.includes(execution?.state);
 
