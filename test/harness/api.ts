@@ -60,7 +60,10 @@ export class Api {
   }
 
   /** Opens the live stream of a run; resolves when it ends or `stopAfterLines` lines arrived. */
-  stream(executionId: string, options: { after?: number; stopAfterLines?: number; onLine?: (line: LineMessage, receivedAt: number) => void } = {}) {
+  stream(
+    executionId: string,
+    options: { after?: number; stopAfterLines?: number; onLine?: (line: LineMessage, receivedAt: number) => void; onExecution?: (execution: any) => void } = {},
+  ) {
     const wsUrl = `${this.url.replace(/^http/, 'ws')}/api/v1/executions/${executionId}/stream?after=${options.after ?? 0}`;
     const ws = new WebSocket(wsUrl, ['scriptorium.v1', `bearer.${this.token}`]);
     const lines: LineMessage[] = [];
@@ -75,7 +78,10 @@ export class Api {
             options.onLine?.(line, Date.now());
           }
           if (options.stopAfterLines && lines.length >= options.stopAfterLines) ws.close();
-        } else if (event.type === 'execution') executions.push(event.execution);
+        } else if (event.type === 'execution') {
+          executions.push(event.execution);
+          options.onExecution?.(event.execution);
+        }
         else if (event.type === 'end') ended = true;
         else if (event.type === 'error') executions.push({ error: event });
       });

@@ -165,4 +165,60 @@ describe('local process runtime', () => {
     assert.equal(existsSync(path), false);
     writeFileSync(join(root, 'unused'), '');
   });
+  test('a script on disk starts in a sandbox set up ahead of time, with the same environment, arguments and exit code as a cold start', { skip: !existsSync('/usr/bin/bwrap') && 'bubblewrap is not installed' }, async () => {
+    const scripts = mkdtempSync(join(root, 'warm-scripts-'));
+    const script = join(scripts, 'env.py');
+    // How long ago its process was forked (exec keeps the start time), in clock ticks; its environment and arguments; a file in the data folder.
+    writeFileSync(script, [
+      'import os, sys',
+      'ticks = lambda pid: int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[19])',
+      'print(round(float(open("/proc/uptime").read().split()[0]) * os.sysconf("SC_CLK_TCK")) - ticks("self"))',
+      'print(sorted(os.environ.items()))',
+      'print(sys.argv[1:])',
+      'open("written", "w").write("x")',
+      'sys.exit(3)',
+    ].join('\n'));
+    const runtime = new LocalProcessRuntime({ ...defaults });
+    const workingDir = join(root, 'warm-data');
+    const once = (n: number) =>
+      new Promise<{ lines: string[]; exit: RunExit }>((resolve, reject) => {
+        let stdout = '';
+        runtime.start(
+          {
+            executionId: `00000000-0000-4000-8000-${String(900 + n).padStart(12, '0')}`,
+            interpreter: PYTHON,
+            scriptPath: script,
+            scriptSource: '',
+            args: ['--name', "it's a\nline", '$HOME', ''],
+            env: { SCRIPTORIUM_SECRET_TOKEN: "hun'ter\n2 $(x)" },
+            workingDir,
+            timeoutSeconds: 30,
+          },
+          { started: () => {}, stdout: (c) => (stdout += c), stderr: () => {}, exited: (exit) => resolve({ lines: stdout.trim().split('\n'), exit }), failedToStart: (m) => reject(new Error(m)) },
+        );
+      });
+    try {
+      const cold = await once(1);
+      await new Promise((r) => setTimeout(r, 500));
+      const warm = await once(2);
+      for (const { lines, exit } of [cold, warm]) {
+        assert.equal(exit.exitCode, 3);
+        assert.ok(existsSync(join(workingDir, 'written')));
+      }
+      assert.ok(Number(cold.lines[0]) < 20, `cold: the sandbox was set up for the run (forked ${cold.lines[0]} ticks before)`);
+      assert.ok(Number(warm.lines[0]) >= 20, `warm: the sandbox was ready before the run (forked ${warm.lines[0]} ticks before)`);
+      const same = (lines: string[]) => lines.slice(1).map((l) => l.replace(/0000000009\d\d/, 'ID'));
+      assert.deepEqual(same(warm.lines), same(cold.lines));
+      assert.match(warm.lines[1], /hun'ter\\n2 \$\(x\)/);
+      assert.match(warm.lines[2], /"it's a\\nline", '\$HOME', ''\]/);
+      // A data folder deleted and made again is not the one a ready sandbox holds: the run starts cold and writes into the new one.
+      await new Promise((r) => setTimeout(r, 500));
+      rmSync(workingDir, { recursive: true, force: true });
+      const fresh = await once(3);
+      assert.ok(Number(fresh.lines[0]) < 20, `after the folder was replaced the run starts cold (${fresh.lines[0]} ticks)`);
+      assert.ok(existsSync(join(workingDir, 'written')));
+    } finally {
+      await runtime.onApplicationShutdown();
+    }
+  });
 });

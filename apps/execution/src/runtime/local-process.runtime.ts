@@ -22,6 +22,8 @@ export interface LocalRuntimeOptions {
   RUN_OUTPUT_LIMIT_MB: number;
   DATA_DIR: string;
   INSTANCE_ID: string;
+  /** Sandboxes of a kind (project and script folder) the launcher keeps set up ahead of the next run (0 = none; default 2). */
+  LOCAL_WARM_SANDBOXES?: number;
   /** Where the launcher spools the runs' output; default DATA_DIR/output-spool/<INSTANCE_ID>. */
   OUTPUT_SPOOL_DIR?: string;
 }
@@ -217,8 +219,12 @@ export class LocalProcessRuntime extends ScriptRuntime implements OnModuleInit, 
     };
     const launch = (args: string[]) => {
       if (ended) return;
-      const command = [...this.wrapper(spec, scriptPath), ...this.limits, spec.interpreter, scriptPath, ...args];
-      this.launcher.spawn(command, { cwd: spec.workingDir, env, executionId: spec.executionId }, events(command[0]));
+      const sandbox = [...this.wrapper(spec, scriptPath), ...this.limits];
+      const command = [...sandbox, spec.interpreter, scriptPath, ...args];
+      // A sandboxed script on disk: its sandbox can be set up before it is asked for (a written-out source's folder is new each time).
+      const keep = this.options.LOCAL_WARM_SANDBOXES ?? 2;
+      const warm = this.sandbox && !sourceDir && keep > 0 ? { prefix: sandbox.length, keep } : undefined;
+      this.launcher.spawn(command, { cwd: spec.workingDir, env, executionId: spec.executionId, warm }, events(command[0]));
     };
     const events = (program: string): LaunchedProcessEvents => ({
       spawned: (spawnedPid) => {

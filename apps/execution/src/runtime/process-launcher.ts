@@ -11,6 +11,12 @@ export interface LauncherRequest {
   env: Record<string, string>;
   /** Names the run's output spool (when the launcher keeps spools). */
   executionId?: string;
+  /**
+   * The first `prefix` words of `command` set up a sandbox that depends on nothing else of the
+   * run (with `cwd`): the launcher keeps up to `keep` such sandboxes started ahead of time and
+   * hands the run to one (see process-launcher.process.ts).
+   */
+  warm?: { prefix: number; keep: number };
 }
 
 /** Holds (or releases) the output of every process: their pipes are not read while held. */
@@ -68,13 +74,13 @@ export class ProcessLauncher {
     return this.helperReady();
   }
 
-  spawn(command: string[], options: { cwd: string; env: Record<string, string>; executionId?: string }, events: LaunchedProcessEvents): void {
+  spawn(command: string[], options: { cwd: string; env: Record<string, string>; executionId?: string; warm?: LauncherRequest['warm'] }, events: LaunchedProcessEvents): void {
     const id = this.nextId++;
     this.running.set(id, events);
     this.helperReady()
       .then(() => {
         this.keepAlive(true);
-        this.helper!.send({ type: 'spawn', id, command, cwd: options.cwd, env: options.env, executionId: options.executionId } satisfies LauncherRequest);
+        this.helper!.send({ type: 'spawn', id, command, cwd: options.cwd, env: options.env, executionId: options.executionId, warm: options.warm } satisfies LauncherRequest);
       })
       .catch((error: Error) => {
         this.running.delete(id);
