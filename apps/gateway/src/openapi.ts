@@ -1,19 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
-import { ModulesContainer } from '@nestjs/core';
-import { ApiProperty, ApiPropertyOptional, DocumentBuilder, SwaggerModule, getSchemaPath, type OpenAPIObject } from '@nestjs/swagger';
+import { ModulesContainer, NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule, getSchemaPath, type OpenAPIObject } from '@nestjs/swagger';
 import { PUBLIC_ROUTE } from '#common/auth.js';
-
-/** The body of every error answer (HttpErrorFilter): Nest's own errors and the services' mapped gRPC statuses. */
-export class ErrorBody {
-  @ApiProperty({ example: 404 }) statusCode: number;
-  @ApiProperty({ description: 'HTTP reason or gRPC status name', example: 'NOT_FOUND' }) error: string;
-  @ApiProperty() message: string;
-  @ApiPropertyOptional({ description: 'Per-field problems, in the caller\'s language', type: 'object', additionalProperties: { type: 'string' } })
-  fields?: Record<string, string>;
-  @ApiPropertyOptional({ description: 'Machine-readable reason, e.g. IDEMPOTENCY_KEY_REUSED' }) code?: string;
-  @ApiPropertyOptional({ description: 'The validation pipe\'s messages, one per problem', type: [String] }) details?: string[];
-  @ApiPropertyOptional({ description: 'Request id of the answer (also the x-request-id header)' }) requestId?: string;
-}
+import { ErrorBody } from './error-body.js';
+import { GatewayConfig } from './gateway.config.js';
+import { GatewayModule } from './gateway.module.js';
 
 const ERROR_DESCRIPTIONS: Record<string, string> = {
   '400': 'Invalid request (body, query or path)',
@@ -63,3 +54,13 @@ function publicOperationIds(app: INestApplication): Set<string> {
   }
   return ids;
 }
+
+/** The gateway's modules and routes, created (not initialised, not listening) to be documented offline. */
+export function createOfflineGateway(): Promise<INestApplication> {
+  const unused = 'localhost:1'; // gRPC clients are created, never called
+  const config = Object.assign(new GatewayConfig(), {
+    AUTH_GRPC_URL: unused, CATALOG_GRPC_URL: unused, EXECUTION_GRPC_URL: unused, LOGGING_GRPC_URL: unused, BACKUP_GRPC_URL: unused,
+  });
+  return NestFactory.create(GatewayModule.forRoot(config), { logger: false, abortOnError: false });
+}
+

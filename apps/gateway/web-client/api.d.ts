@@ -2581,6 +2581,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was given with another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
@@ -2768,6 +2777,15 @@ export interface operations {
             };
             /** @description Not found, or above the caller's level */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was given with another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

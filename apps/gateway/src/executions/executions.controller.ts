@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiExtraModels, ApiOkResponse, ApiProduces, getSchemaPath } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiExtraModels, ApiOkResponse, ApiProduces, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { catchError, firstValueFrom, lastValueFrom, map, reduce, throwError, type Observable } from 'rxjs';
 import type { Caller } from '#common/auth.js';
@@ -9,6 +9,7 @@ import { CurrentCaller } from '../auth/current-caller.decorator.js';
 import { KEEPALIVE_MS, LiveRunStream, type LiveEvent } from '../live/live-run-stream.js';
 import { ServiceClients } from '../service-clients.js';
 import { ListExecutionsQuery, LogQuery, RerunDto, RunScriptDto } from './dto.js';
+import { ApiErrorResponse } from '../error-body.js';
 import { ExecutionIdPipe } from './execution-id.pipe.js';
 import { executionView } from './execution-view.js';
 import { ExecutionDto, ExecutionPageDto, LogPageDto } from './execution.dto.js';
@@ -23,6 +24,9 @@ export class ExecutionsController {
   /** Starts a run. Send `Idempotency-Key` so a retried request never starts a second run. */
   @Post()
   @HttpCode(202)
+  // Named: the plugin infers a response only when a route declares none.
+  @ApiAcceptedResponse({ type: ExecutionDto })
+  @ApiErrorResponse(422, 'IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was given with another request')
   async run(@CurrentCaller() caller: Caller, @Body() body: RunScriptDto, @Headers('idempotency-key') idempotencyKey = ''): Promise<ExecutionDto> {
     const execution = await firstValueFrom(
       this.clients.execution.runScript(
@@ -78,6 +82,9 @@ export class ExecutionsController {
   /** Runs the same script again with the same parameters; secrets are never stored, so give them again in `parameters`. */
   @Post(':id/rerun')
   @HttpCode(202)
+  // Named: the plugin infers a response only when a route declares none.
+  @ApiAcceptedResponse({ type: ExecutionDto })
+  @ApiErrorResponse(422, 'IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was given with another request')
   async rerun(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string, @Body() body: RerunDto, @Headers('idempotency-key') idempotencyKey = ''): Promise<ExecutionDto> {
     const execution = await firstValueFrom(
       this.clients.execution.rerunExecution(
