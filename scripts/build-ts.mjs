@@ -7,7 +7,9 @@ import { before as swaggerPlugin } from '@nestjs/swagger/plugin';
 const configPath = ts.findConfigFile('.', ts.sys.fileExists, 'tsconfig.json');
 const host = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => report([d]) };
 const parsed = ts.getParsedCommandLineOfConfigFile(configPath, undefined, host);
-const builder = ts.createIncrementalProgram({ rootNames: parsed.fileNames, options: parsed.options, projectReferences: parsed.projectReferences });
+// Its own build info: files a plain `tsc` emitted (without the plugin's metadata) are emitted again.
+const options = { ...parsed.options, tsBuildInfoFile: 'dist/.tsbuildinfo-swagger-plugin' };
+const builder = ts.createIncrementalProgram({ rootNames: parsed.fileNames, options, projectReferences: parsed.projectReferences });
 const program = builder.getProgram();
 const gatewayOnly = (plugin) => (ctx) => {
   const visit = plugin(ctx);
