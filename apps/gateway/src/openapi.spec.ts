@@ -113,6 +113,7 @@ describe('the gateway OpenAPI document', () => {
     assert.equal(run.properties!.createdAt.format, 'date-time');
     assert.deepEqual(resolve(run.properties!.state).enum, ['queued', 'starting', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'lost']);
     for (const code of ['400', '401', '403', '422', '503']) assert.ok(op.responses[code], `answers ${code}`);
+    assert.ok(op.parameters?.some((p) => p.in === 'header' && p.name === 'Idempotency-Key'));
     assert.equal(op.responses['422'].content!['application/json'].schema.$ref, '#/components/schemas/ErrorBody');
   });
 

@@ -2536,7 +2536,10 @@ export interface operations {
     ExecutionsController_run: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The same key (per user) answers the first run instead of starting another */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2728,7 +2731,10 @@ export interface operations {
     ExecutionsController_rerun: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The same key (per user) answers the first run instead of starting another */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };

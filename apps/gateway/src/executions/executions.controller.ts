@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiExtraModels, ApiOkResponse, ApiProduces, getSchemaPath } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiExtraModels, ApiHeader, ApiOkResponse, ApiProduces, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { catchError, firstValueFrom, lastValueFrom, map, reduce, throwError, type Observable } from 'rxjs';
 import type { Caller } from '#common/auth.js';
@@ -27,6 +27,7 @@ export class ExecutionsController {
   // Named: the plugin infers a response only when a route declares none.
   @ApiAcceptedResponse({ type: ExecutionDto })
   @ApiErrorResponse(422, 'IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was given with another request')
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'The same key (per user) answers the first run instead of starting another' })
   async run(@CurrentCaller() caller: Caller, @Body() body: RunScriptDto, @Headers('idempotency-key') idempotencyKey = ''): Promise<ExecutionDto> {
     const execution = await firstValueFrom(
       this.clients.execution.runScript(
@@ -85,6 +86,7 @@ export class ExecutionsController {
   // Named: the plugin infers a response only when a route declares none.
   @ApiAcceptedResponse({ type: ExecutionDto })
   @ApiErrorResponse(422, 'IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was given with another request')
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'The same key (per user) answers the first run instead of starting another' })
   async rerun(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string, @Body() body: RerunDto, @Headers('idempotency-key') idempotencyKey = ''): Promise<ExecutionDto> {
     const execution = await firstValueFrom(
       this.clients.execution.rerunExecution(
