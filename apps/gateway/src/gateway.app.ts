@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { JsonLogger, rootLogger } from '#common/logger.js';
 import { PROJECT_ROOT } from '#common/paths.js';
 import { trustProxySetting, type GatewayConfig } from './gateway.config.js';
 import { GatewayModule } from './gateway.module.js';
+import { createOpenApiDocument } from './openapi.js';
 import { LiveSocketServer } from './live/live-socket.server.js';
 import { SessionProxy } from './sessions/session-proxy.js';
 
@@ -30,8 +31,7 @@ export async function startGateway(config: GatewayConfig): Promise<INestApplicat
   app.disable('x-powered-by');
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.useStaticAssets(join(PROJECT_ROOT, 'apps/gateway/web'), { index: 'index.html' });
-  const openapi = SwaggerModule.createDocument(app, new DocumentBuilder().setTitle('Scriptorium').setVersion('v1').addBearerAuth().build());
-  SwaggerModule.setup('api/docs', app, openapi);
+  SwaggerModule.setup('api/docs', app, createOpenApiDocument(app));
   app.get(LiveSocketServer).attach(sessions.attach(app.getHttpServer() as Server));
   await app.listen(config.HTTP_PORT, config.HTTP_HOST);
   rootLogger().info({ service: 'gateway', port: config.HTTP_PORT }, 'gateway started');

@@ -1,10 +1,15 @@
+import type { ExecutionState } from '#contracts/execution-states.js';
 import type { Execution } from '#contracts/generated/scriptorium/execution/v1/execution.js';
+import type { ExecutionDto, StateTransitionDto } from './execution.dto.js';
 
 /** The REST/stream shape of a run: JSON fields parsed, absent values as null. */
-export function executionView(e: Execution) {
-  const { parametersJson, resultJson, hasExitCode, exitCode, startedAt, finishedAt, ...rest } = e;
+export function executionView(e: Execution): ExecutionDto {
+  const { parametersJson, resultJson, hasExitCode, exitCode, startedAt, finishedAt, state, transitions, ...rest } = e;
   return {
     ...rest,
+    // The execution service stores only EXECUTION_STATES.
+    state: state as ExecutionState,
+    transitions: transitions as StateTransitionDto[],
     parameters: JSON.parse(parametersJson || '{}') as Record<string, unknown>,
     result: resultJson ? (JSON.parse(resultJson) as unknown) : null,
     exitCode: hasExitCode ? exitCode : null,
@@ -12,4 +17,4 @@ export function executionView(e: Execution) {
     finishedAt: finishedAt || null,
   };
 }
-export type ExecutionView = ReturnType<typeof executionView>;
+export type ExecutionView = ExecutionDto;

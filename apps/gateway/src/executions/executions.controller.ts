@@ -1,4 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiExtraModels, ApiHeader, ApiOkResponse, ApiProduces, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { catchError, firstValueFrom, lastValueFrom, map, reduce, throwError, type Observable } from 'rxjs';
 import type { Caller } from '#common/auth.js';
@@ -8,8 +9,10 @@ import { CurrentCaller } from '../auth/current-caller.decorator.js';
 import { KEEPALIVE_MS, LiveRunStream, type LiveEvent } from '../live/live-run-stream.js';
 import { ServiceClients } from '../service-clients.js';
 import { ListExecutionsQuery, LogQuery, RerunDto, RunScriptDto } from './dto.js';
+import { ApiErrorResponse } from '../error-body.js';
 import { ExecutionIdPipe } from './execution-id.pipe.js';
 import { executionView } from './execution-view.js';
+import { ExecutionDto, ExecutionPageDto, LogPageDto } from './execution.dto.js';
 
 @Controller('api/v1/executions')
 export class ExecutionsController {
@@ -21,7 +24,11 @@ export class ExecutionsController {
   /** Starts a run. Send `Idempotency-Key` so a retried request never starts a second run. */
   @Post()
   @HttpCode(202)
-  async run(@CurrentCaller() caller: Caller, @Body() body: RunScriptDto, @Headers('idempotency-key') idempotencyKey = '') {
+  // Named: the plugin infers a response only when a route declares none.
+  @ApiAcceptedResponse({ type: ExecutionDto })
+  @ApiErrorResponse(422, 'IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was given with another request')
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'The same key (per user) answers the first run instead of starting another' })
+  async run(@CurrentCaller() caller: Caller, @Body() body: RunScriptDto, @Headers('idempotency-key') idempotencyKey = ''): Promise<ExecutionDto> {
     const execution = await firstValueFrom(
       this.clients.execution.runScript(
         {
@@ -38,7 +45,7 @@ export class ExecutionsController {
   }
 
   @Get()
-  async list(@CurrentCaller() caller: Caller, @Query() query: ListExecutionsQuery) {
+  async list(@CurrentCaller() caller: Caller, @Query() query: ListExecutionsQuery): Promise<ExecutionPageDto> {
     const page = await firstValueFrom(
       this.clients.execution.listExecutions(
         {
@@ -56,6 +63,8 @@ export class ExecutionsController {
 
   /** Every later change of the caller's runs (admins: `allUsers=true` for everyone's), as Server-Sent Events. */
   @Get('live')
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({ description: 'Server-Sent Events; each data is a JSON LiveEvent', content: { 'text/event-stream': { schema: { type: 'string' } } } })
   changes(@CurrentCaller() caller: Caller, @Query('allUsers') allUsers: string | undefined, @Req() req: Request, @Res() res: Response) {
     const changes = this.clients.execution
       .watchExecutions({ allUsers: allUsers === 'true' }, callMetadata(caller.authorization))
@@ -67,14 +76,18 @@ export class ExecutionsController {
   }
 
   @Get(':id')
-  async get(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string) {
+  async get(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string): Promise<ExecutionDto> {
     return executionView(await firstValueFrom(this.clients.execution.getExecution({ executionId: id }, callMetadata(caller.authorization))));
   }
 
   /** Runs the same script again with the same parameters; secrets are never stored, so give them again in `parameters`. */
   @Post(':id/rerun')
   @HttpCode(202)
-  async rerun(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string, @Body() body: RerunDto, @Headers('idempotency-key') idempotencyKey = '') {
+  // Named: the plugin infers a response only when a route declares none.
+  @ApiAcceptedResponse({ type: ExecutionDto })
+  @ApiErrorResponse(422, 'IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was given with another request')
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'The same key (per user) answers the first run instead of starting another' })
+  async rerun(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string, @Body() body: RerunDto, @Headers('idempotency-key') idempotencyKey = ''): Promise<ExecutionDto> {
     const execution = await firstValueFrom(
       this.clients.execution.rerunExecution(
         { executionId: id, idempotencyKey, parametersJson: JSON.stringify(body.parameters ?? {}) },
@@ -86,12 +99,17 @@ export class ExecutionsController {
 
   @Post(':id/cancel')
   @HttpCode(202)
-  async cancel(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string) {
+  async cancel(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string): Promise<ExecutionDto> {
     return executionView(await firstValueFrom(this.clients.execution.cancelExecution({ executionId: id }, callMetadata(caller.authorization))));
   }
 
   /** The stored log: JSON lines (paged by `after`/`limit`) or the whole log as plain text. */
   @Get(':id/log')
+  @ApiExtraModels(LogPageDto)
+  @ApiOkResponse({
+    description: 'JSON lines; with format=text the whole log as a text/plain attachment',
+    content: { 'application/json': { schema: { $ref: getSchemaPath(LogPageDto) } }, 'text/plain': { schema: { type: 'string' } } },
+  })
   async log(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string, @Query() query: LogQuery, @Res() res: Response) {
     const metadata = callMetadata(caller.authorization);
     if (query.format === 'text') {
@@ -102,7 +120,8 @@ export class ExecutionsController {
       return res.send(lines.map((l) => l.text).join('\n') + (lines.length ? '\n' : ''));
     }
     const chunk = await firstValueFrom(this.clients.logging.getLog({ executionId: id, afterSequence: query.after ?? 0, limit: query.limit ?? 1000 }, metadata));
-    return res.json({ executionId: id, lines: chunk.lines, complete: chunk.complete });
+    const page: LogPageDto = { executionId: id, lines: chunk.lines, complete: chunk.complete };
+    return res.json(page);
   }
 
   /**
@@ -110,6 +129,8 @@ export class ExecutionsController {
    * so EventSource resumes with Last-Event-ID after a reconnect.
    */
   @Get(':id/events')
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({ description: 'Server-Sent Events; each data is a JSON LiveEvent', content: { 'text/event-stream': { schema: { type: 'string' } } } })
   events(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string, @Query() query: LogQuery, @Req() req: Request, @Res() res: Response) {
     const lastEventId = Number(req.headers['last-event-id'] ?? query.after ?? 0);
     this.sse(req, res, this.liveRuns.events(caller, id, Number.isFinite(lastEventId) ? lastEventId : 0));
