@@ -13,7 +13,7 @@ import type { Level } from '#contracts/levels.js';
 import type { ListScriptsResponse, Script } from '#contracts/generated/scriptorium/catalog/v1/catalog.js';
 import { catalogApp } from '../apps/catalog/src/catalog.app.js';
 import { DiscoveryService } from '../apps/catalog/src/discovery/discovery.service.js';
-import { accessToken, catalogClient, catalogConfig, startVerificationKeys, stopCatalog, unary, type CatalogClient } from '../apps/catalog/src/testing/catalog-under-test.js';
+import { accessToken, catalogClient, catalogConfig, startVerificationKeys, stopCatalog, unary, type CatalogClient } from '../test/harness/catalog-under-test.js';
 import { freePort } from '../test/harness/net.js';
 import { startPostgres } from '../test/harness/postgres.js';
 

@@ -14,7 +14,7 @@ import type { Level } from '#contracts/levels.js';
 import { Subjects } from '#contracts/subjects.js';
 import type { ListScriptsResponse, Script } from '#contracts/generated/scriptorium/catalog/v1/catalog.js';
 import { catalogApp } from '../../apps/catalog/src/catalog.app.js';
-import { accessToken, catalogClient, catalogConfig, startVerificationKeys, unary, type CatalogClient } from '../../apps/catalog/src/testing/catalog-under-test.js';
+import { accessToken, catalogClient, catalogConfig, startVerificationKeys, unary, type CatalogClient } from '../harness/catalog-under-test.js';
 import { freePort, waitFor } from '../harness/net.js';
 import { startNats, startPostgres, type TestNats, type TestPostgres } from '../harness/postgres.js';
 

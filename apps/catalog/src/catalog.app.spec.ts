@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Level } from '#contracts/levels.js';
 import type { Group, Script } from '#contracts/generated/scriptorium/catalog/v1/catalog.js';
-import { startCatalogUnderTest, unary, type CatalogClient, type CatalogUnderTest } from './testing/catalog-under-test.js';
+import { startCatalogUnderTest, unary, type CatalogClient, type CatalogUnderTest } from '../../../test/harness/catalog-under-test.js';
 
 /** End to end: the real service on an embedded PostgreSQL, called over gRPC with signed tokens. */
 

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { fieldErrorsOf } from '#common/errors.js';
 import type { Level } from '#contracts/levels.js';
 import type { ListScriptMetadataVersionsResponse, ScriptDocumentation, ScriptTags, ListMyTagsResponse, Script } from '#contracts/generated/scriptorium/catalog/v1/catalog.js';
-import { startCatalogUnderTest, unary, type CatalogUnderTest } from '../testing/catalog-under-test.js';
+import { startCatalogUnderTest, unary, type CatalogUnderTest } from '../../../../test/harness/catalog-under-test.js';
 
 /** End to end: the real service on an embedded PostgreSQL, called over gRPC with signed tokens. */
 

@@ -12,7 +12,7 @@ import { startServiceApp } from '#common/service-app.js';
 import type { OutputLine } from '#contracts/events.js';
 import type { LogChunk } from '#contracts/generated/scriptorium/logging/v1/logging.js';
 import { Subjects } from '#contracts/subjects.js';
-import { accessToken, GRPC_LOADER, startVerificationKeys } from '../../../catalog/src/testing/catalog-under-test.js';
+import { accessToken, GRPC_LOADER, startVerificationKeys } from '../../../../test/harness/catalog-under-test.js';
 import { freePort } from '../../../../test/harness/net.js';
 import { startPostgres, type TestPostgres } from '../../../../test/harness/postgres.js';
 import { loggingApp } from '../logging.app.js';

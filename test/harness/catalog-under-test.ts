@@ -14,9 +14,9 @@ import { openDatabase, startEmbeddedPostgres, type EmbeddedPostgres } from '#com
 import { PROJECT_ROOT, PROTO_ROOT } from '#common/paths.js';
 import { startServiceApp } from '#common/service-app.js';
 import type { Level } from '#contracts/levels.js';
-import { freePort } from '../../../../test/harness/net.js';
-import { catalogApp } from '../catalog.app.js';
-import { CatalogConfig } from '../catalog.config.js';
+import { catalogApp } from '../../apps/catalog/src/catalog.app.js';
+import { CatalogConfig } from '../../apps/catalog/src/catalog.config.js';
+import { freePort } from './net.js';
 
 /**
  * The catalog service for tests and benches: the real app (Nest, gRPC, TypeORM) on
