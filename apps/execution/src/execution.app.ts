@@ -6,6 +6,7 @@ import { ExecutionConfig } from './execution.config.js';
 import { CreateExecutions1764000000000 } from './migrations/1764000000000-create-executions.js';
 import { RunLinks1764200000000 } from './migrations/1764200000000-run-links.js';
 import { ProjectsCodeSessions1764300000000 } from './migrations/1764300000000-projects-code-sessions.js';
+import { InteractiveSessions1764400000000 } from './migrations/1764400000000-interactive-sessions.js';
 import { LogCursor1764500000000 } from './migrations/1764500000000-log-cursor.js';
 import { IdempotencyFingerprint1764610000000 } from './migrations/1764610000000-idempotency-fingerprint.js';
 import { CodeSessionRecord } from './code-sessions/code-session.entity.js';
@@ -14,7 +15,6 @@ import { ActiveProjectRecord, ProjectRecord } from './projects/project.entity.js
 import { ProjectsModule } from './projects/projects.module.js';
 import { ExecutionRecord } from './runs/execution.entity.js';
 import { RunsModule } from './runs/runs.module.js';
-import { SESSION_MIGRATIONS } from './sessions/sessions.providers.js';
 
 @Module({})
 class ExecutionAppModule {}
@@ -26,7 +26,7 @@ export const executionApp: ServiceApp<ExecutionConfig> = {
   schema: {
     schema: 'execution',
     entities: [ExecutionRecord, ProjectRecord, ActiveProjectRecord, CodeSessionRecord],
-    migrations: [CreateExecutions1764000000000, RunLinks1764200000000, ProjectsCodeSessions1764300000000, ...SESSION_MIGRATIONS, LogCursor1764500000000, IdempotencyFingerprint1764610000000],
+    migrations: [CreateExecutions1764000000000, RunLinks1764200000000, ProjectsCodeSessions1764300000000, InteractiveSessions1764400000000, LogCursor1764500000000, IdempotencyFingerprint1764610000000],
   },
   module: (deps) => ({
     module: ExecutionAppModule,

@@ -3,16 +3,12 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import type { ClientGrpc } from '@nestjs/microservices';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { firstValueFrom } from 'rxjs';
 import type { DataSource, Repository } from 'typeorm';
-import type { CatalogServiceClient } from '#contracts/generated/scriptorium/catalog/v1/catalog.js';
-import { GrpcPackages } from '#contracts/grpc-packages.js';
 import type { Caller } from '#common/auth.js';
 import { conflict, DomainError, failedPrecondition, invalidArgument, notFound, permissionDenied } from '#common/errors.js';
-import { callMetadata, grpcClientToken } from '#common/grpc.js';
+import { CatalogClient } from '../catalog/catalog.client.js';
 import type { ExecutionConfig } from '../execution.config.js';
 import { ActiveProjectRecord, ProjectRecord } from './project.entity.js';
 import { PROJECT_SETTINGS, type ProjectSettings } from './projects.config.js';
@@ -36,21 +32,15 @@ export interface FileEntry {
 }
 
 @Injectable()
-export class ProjectsService implements OnModuleInit {
-  private catalog: CatalogServiceClient;
-
+export class ProjectsService {
   constructor(
     @InjectRepository(ProjectRecord) private readonly projects: Repository<ProjectRecord>,
     @InjectRepository(ActiveProjectRecord) private readonly active: Repository<ActiveProjectRecord>,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject('SERVICE_CONFIG') private readonly config: ExecutionConfig,
     @Inject(PROJECT_SETTINGS) readonly settings: ProjectSettings,
-    @Inject(grpcClientToken('catalog')) private readonly catalogClient: ClientGrpc,
+    private readonly catalog: CatalogClient,
   ) {}
-
-  onModuleInit() {
-    this.catalog = this.catalogClient.getService<CatalogServiceClient>(GrpcPackages.catalog.service);
-  }
 
   /** The project's data directory: DATA_DIR/projects/<user>/<group>/<dir>. */
   dataDir(project: ProjectRecord): string {
@@ -316,7 +306,7 @@ export class ProjectsService implements OnModuleInit {
   private async checkGroupVisible(caller: Caller, groupId: string) {
     this.checkGroupId(groupId);
     if (groupId === CODE_SESSIONS_GROUP) return;
-    const { groups } = await firstValueFrom(this.catalog.listGroups({ language: '' }, callMetadata(caller.authorization)));
+    const { groups } = await this.catalog.listGroups(caller.authorization);
     if (!groups.some((g) => g.id === groupId)) throw notFound(`Script group ${groupId} not found`);
   }
 

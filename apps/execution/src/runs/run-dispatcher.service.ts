@@ -78,33 +78,28 @@ export class RunDispatcher implements OnApplicationBootstrap, OnModuleDestroy, B
     this.heartbeatTimer = setInterval(() => void this.beat(runtime), HEARTBEAT_MS);
     this.heartbeatTimer.unref();
     // New runs are claimed only once the old ones are followed again (the API server may be
-    // unreachable for a while: then the service starts, runs wait queued, recovery retries).
-    for (let attempt = 0; !this.destroyed; attempt++) {
-      try {
-        await this.recoverPods(runtime);
-        this.recovered = true;
-        return this.startClaiming();
-      } catch (error) {
-        this.log.error({ err: error, attempt }, 'could not re-attach the runs of the pods; retrying');
-        if (attempt === 0) {
-          void this.retryRecovery(runtime);
-          return;
-        }
-      }
-    }
+    // unreachable for a while: then the service starts, runs wait queued, and recovery
+    // retries in the background with a growing pause).
+    if (!(await this.recoverPodsOnce(runtime, 0))) void this.retryRecovery(runtime);
   }
 
   private async retryRecovery(runtime: KubernetesRuntime) {
     for (let attempt = 1; !this.destroyed; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1000 * 2 ** attempt)).unref());
-      if (this.destroyed) return;
-      try {
-        await this.recoverPods(runtime);
-        this.recovered = true;
-        return this.startClaiming();
-      } catch (error) {
-        this.log.error({ err: error, attempt }, 'could not re-attach the runs of the pods; retrying');
-      }
+      if (this.destroyed || (await this.recoverPodsOnce(runtime, attempt))) return;
+    }
+  }
+
+  /** One recovery attempt; on success claiming starts. */
+  private async recoverPodsOnce(runtime: KubernetesRuntime, attempt: number): Promise<boolean> {
+    try {
+      await this.recoverPods(runtime);
+      this.recovered = true;
+      this.startClaiming();
+      return true;
+    } catch (error) {
+      this.log.error({ err: error, attempt }, 'could not re-attach the runs of the pods; retrying');
+      return false;
     }
   }
 

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { CatalogClient } from '../catalog/catalog.client.js';
+import { CatalogModule } from '../catalog/catalog.module.js';
 import type { ExecutionConfig } from '../execution.config.js';
 import { KubernetesRuntime } from '../runtime/kubernetes/kubernetes.runtime.js';
 import { LocalProcessRuntime } from '../runtime/local-process.runtime.js';
@@ -13,9 +13,9 @@ import { RunsGrpcController } from './runs.grpc.js';
 import { RunsService } from './runs.service.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([ExecutionRecord])],
+  imports: [TypeOrmModule.forFeature([ExecutionRecord]), CatalogModule],
   controllers: [RunsGrpcController, ...SESSION_CONTROLLERS],
-  providers: [RunsService, RunDispatcher, RunStateStore, CatalogClient, ...SESSION_PROVIDERS, {
+  providers: [RunsService, RunDispatcher, RunStateStore, ...SESSION_PROVIDERS, {
       provide: ScriptRuntime,
       inject: ['SERVICE_CONFIG'],
       useFactory: (config: ExecutionConfig) =>

@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import type { LaunchSpec } from './launch-spec.js';
 import { LocalProcessRuntime, type LocalRuntimeOptions } from './local-process.runtime.js';
 import type { RunExit, StopReason } from './script-runtime.js';
-import { freeLoopbackPort } from '../sessions/session-port.js';
+import { freeLoopbackPort } from './loopback-port.js';
 
 const PYTHON = '/usr/bin/python3';
 const root = mkdtempSync(join(tmpdir(), 'local-runtime-'));

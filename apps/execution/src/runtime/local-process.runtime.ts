@@ -7,7 +7,7 @@ import { rootLogger } from '#common/logger.js';
 import type { LaunchSpec } from './launch-spec.js';
 import { ProcessLauncher, type LaunchedProcessEvents } from './process-launcher.js';
 import { readSpool, removeSpool, spoolFile, spooledRuns, type SpooledChunk } from './output-spool.js';
-import { freeLoopbackPort, loopbackPortIsFree } from '../sessions/session-port.js';
+import { freeLoopbackPort, loopbackPortIsFree } from './loopback-port.js';
 import { ScriptRuntime, type RunHandle, type RunObserver, type StopReason } from './script-runtime.js';
 
 const SAFE_PATH = '/usr/local/bin:/usr/bin:/bin';

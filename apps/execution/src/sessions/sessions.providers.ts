@@ -1,6 +1,5 @@
 import { SessionsGrpcController } from './sessions.grpc.js';
 import { SessionsService } from './sessions.service.js';
-import { InteractiveSessions1764400000000 } from './1764400000000-interactive-sessions.migration.js';
 
 /**
  * Interactive sessions live beside the runs (RunsModule registers these): a session is
@@ -10,4 +9,3 @@ import { InteractiveSessions1764400000000 } from './1764400000000-interactive-se
  */
 export const SESSION_CONTROLLERS = [SessionsGrpcController];
 export const SESSION_PROVIDERS = [SessionsService];
-export const SESSION_MIGRATIONS = [InteractiveSessions1764400000000];

@@ -13,7 +13,7 @@ import { sessionServiceAddress } from '../runtime/kubernetes/pod-manifest.js';
 import type { LaunchSession } from '../runtime/launch-spec.js';
 import { RunDispatcher } from '../runs/run-dispatcher.service.js';
 import { RunStateStore } from '../runs/run-state.store.js';
-import { freeLoopbackPort } from './session-port.js';
+import { freeLoopbackPort } from '../runtime/loopback-port.js';
 import { sessionsConfigFrom, type SessionsConfig } from './sessions.config.js';
 import { isUuid } from '#common/ids.js';
 
