@@ -22,6 +22,11 @@ export function runWithRequestId<T>(requestId: string, fn: () => T): T {
   return storage.run({ requestId }, fn);
 }
 
+/** Runs `fn` outside any request: for long-lived things started on a request's behalf (a helper process, a pool), whose later work belongs to no request. */
+export function outsideRequestContext<T>(fn: () => T): T {
+  return storage.exit(fn);
+}
+
 /** Names the verified caller of the current request for the rest of its handling. */
 export function setRequestCaller(userId: string): void {
   const context = storage.getStore();

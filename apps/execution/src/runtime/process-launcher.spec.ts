@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
+import { currentRequestId, runWithRequestId } from '#common/request-context.js';
 import { readSpool, spoolFile } from './output-spool.js';
 import { ProcessLauncher, type LaunchedProcessEvents, type LauncherEvent } from './process-launcher.js';
 
@@ -51,6 +52,26 @@ function launch(launcher: ProcessLauncher, command: string[]) {
 }
 
 describe('process launcher', () => {
+  test('a helper started during a request does not carry that request into later runs (their output is logged without its id)', async () => {
+    const launcher = new ProcessLauncher();
+    try {
+      await runWithRequestId('request-that-started-the-helper', () => launch(launcher, ['/bin/true']).closed);
+      let requestIdInOutput: string | undefined = 'not called';
+      await new Promise<void>((resolve) => {
+        launcher.spawn(['/bin/echo', 'later'], { cwd: '/', env: { PATH: '/usr/bin:/bin' } }, {
+          spawned: () => undefined,
+          stdout: () => (requestIdInOutput = currentRequestId()),
+          stderr: () => undefined,
+          error: () => resolve(),
+          close: () => resolve(),
+        });
+      });
+      assert.equal(requestIdInOutput, undefined);
+    } finally {
+      await launcher.close();
+    }
+  });
+
   test('held, the output of running and newly started processes is not read (they block on write); released, all of it comes', async () => {
     const launcher = new ProcessLauncher();
     try {

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { rootLogger } from '#common/logger.js';
+import { outsideRequestContext } from '#common/request-context.js';
 
 /** Asks the launcher to start a command (detached: in its own process group). */
 export interface LauncherRequest {
@@ -108,11 +109,14 @@ export class ProcessLauncher {
   private helperReady(): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the runtime is shutting down'));
     if (this.ready && this.helper?.connected) return this.ready;
-    const helper = fork(fileURLToPath(new URL('./process-launcher.process.js', import.meta.url)), this.options.spoolDir ? [this.options.spoolDir] : [], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      serialization: 'advanced',
-      execArgv: [],
-    });
+    // A replacement helper is forked during whichever request next starts a run; its messages must not carry that request's id.
+    const helper = outsideRequestContext(() =>
+      fork(fileURLToPath(new URL('./process-launcher.process.js', import.meta.url)), this.options.spoolDir ? [this.options.spoolDir] : [], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        serialization: 'advanced',
+        execArgv: [],
+      }),
+    );
     this.helper = helper;
     this.ready = new Promise<void>((resolve, reject) => {
       helper.once('error', reject);
