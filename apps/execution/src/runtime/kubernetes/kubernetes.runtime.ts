@@ -402,6 +402,8 @@ class PodRun {
       return this.failed(`cannot create pod ${this.podName} in namespace ${options.namespace}: ${describe(error)}`);
     }
     this.created = true;
+    // Stopped while the pod was being created: delete it before its script exists, so it can never run.
+    if (this.stoppedFor) return this.finishLaunch();
     try {
       const { payload } = objects;
       if (payload.kind === 'Secret') await core.createNamespacedSecret({ namespace: options.namespace, body: ownedByPod(payload.body, pod) });
@@ -419,6 +421,10 @@ class PodRun {
         return this.failed(`cannot create the session Service for pod ${this.podName}: ${describe(error)}`);
       }
     }
+    this.finishLaunch();
+  }
+
+  private finishLaunch() {
     if (this.stoppedFor && !this.over) void this.sendDelete();
     // Events that arrived before the subscription (none with a fresh pod, but cheap to check).
     const known = this.runtime.watch.get(this.podName);
