@@ -203,9 +203,7 @@ function prepareWarm(request: LauncherRequest) {
 
 function forgetWarm(key: string, sandbox: WarmSandbox) {
   discardWarm(sandbox);
-  const left = (warm.get(key) ?? []).filter((w) => w !== sandbox);
-  if (left.length) warm.set(key, left);
-  else warm.delete(key);
+  forgetWarmEntry(key, sandbox);
 }
 
 /** A ready sandbox for this run, told its environment and command; undefined when none is ready. */
