@@ -1,12 +1,20 @@
-// Runs the compiled *.spec.js files with Node's test runner.
-// Usage: node scripts/run-tests.mjs [unit|integration|all] [filter]
+// Runs the compiled *.spec.js files with Node's test runner, and the web UI's component tests
+// (apps/web/src/**/*.test.ts) with vitest.
+// Usage: node scripts/run-tests.mjs [unit|integration|web|all] [filter]
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const [kind = 'all', filter = ''] = process.argv.slice(2);
-const roots = { unit: ['dist/apps', 'dist/libs'], integration: ['dist/test'], all: ['dist/apps', 'dist/libs', 'dist/test'] }[kind];
-if (!roots) throw new Error(`unknown test kind "${kind}": use unit, integration or all`);
+const roots = { unit: ['dist/apps', 'dist/libs'], integration: ['dist/test'], web: [], all: ['dist/apps', 'dist/libs', 'dist/test'] }[kind];
+if (!roots) throw new Error(`unknown test kind "${kind}": use unit, integration, web or all`);
+
+/** vitest in jsdom-like happy-dom, from the web app's own Vite config. */
+function runWebTests() {
+  const vitest = join('node_modules', 'vitest', 'vitest.mjs');
+  return spawnSync(process.execPath, [vitest, 'run', '--config', 'apps/web/vite.config.ts', ...(filter ? [filter] : [])], { stdio: 'inherit' }).status ?? 1;
+}
+if (kind === 'web') process.exit(runWebTests());
 
 function find(dir) {
   let entries;
@@ -28,4 +36,5 @@ if (files.length === 0) {
   process.exit(1);
 }
 const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+const webStatus = kind === 'all' && !filter ? runWebTests() : 0;
+process.exit((result.status ?? 1) || webStatus);

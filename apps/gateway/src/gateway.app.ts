@@ -12,6 +12,7 @@ import { GatewayModule } from './gateway.module.js';
 import { createOpenApiDocument } from './openapi.js';
 import { LiveSocketServer } from './live/live-socket.server.js';
 import { SessionProxy } from './sessions/session-proxy.js';
+import { serveWebUi } from './web-ui.js';
 
 const FILE_UPLOAD = /^\/api\/v1\/projects\/[^/]+\/files\//;
 const isJson = (contentType: string | undefined) => /^application\/([\w.-]+\+)?json\b/i.test(contentType ?? '');
@@ -30,7 +31,7 @@ export async function startGateway(config: GatewayConfig): Promise<INestApplicat
   app.set('trust proxy', trustProxySetting(config.TRUSTED_PROXIES));
   app.disable('x-powered-by');
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
-  app.useStaticAssets(join(PROJECT_ROOT, 'apps/gateway/web'), { index: 'index.html' });
+  if (!serveWebUi(app, join(PROJECT_ROOT, 'dist/web'))) rootLogger().warn({ service: 'gateway' }, 'no web UI in dist/web: run npm run build');
   SwaggerModule.setup('api/docs', app, createOpenApiDocument(app));
   app.get(LiveSocketServer).attach(sessions.attach(app.getHttpServer() as Server));
   await app.listen(config.HTTP_PORT, config.HTTP_HOST);
