@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 
 /** The body of every error answer (HttpErrorFilter): Nest's own errors and the services' mapped gRPC statuses. */
@@ -12,6 +13,19 @@ export class ErrorBody {
   @ApiPropertyOptional({ description: 'Request id of the answer (also the x-request-id header)' }) requestId?: string;
 }
 
-/** An error answer particular to a route (409, 422, 429…), with the product's ErrorBody. */
-export const ApiErrorResponse = (status: number, description: string) =>
-  ApiResponse({ status, description, content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorBody) } } } });
+/** Answers that ask the client to wait: 429 (a limit) and 503 (a backing part away). */
+const RETRY_AFTER = { 'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer' } } };
+
+/** One error answer with the product's ErrorBody; 429 and 503 carry Retry-After. */
+export const errorResponse = (status: number, description: string) => ({
+  description,
+  ...(status === 429 || status === 503 ? { headers: RETRY_AFTER } : {}),
+  content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorBody) } } },
+});
+
+/**
+ * The error answers particular to a route (409, 422, 429…), each with what causes it. Not named
+ * Api…Response: the swagger plugin would take it for the success answer and not infer that one.
+ */
+export const ApiErrors = (errors: Record<number, string>) =>
+  applyDecorators(...Object.entries(errors).map(([status, description]) => ApiResponse({ status: Number(status), ...errorResponse(Number(status), description) })));

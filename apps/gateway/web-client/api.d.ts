@@ -852,6 +852,33 @@ export interface components {
             username: string;
             password: string;
         };
+        /** @enum {string} */
+        Level: "viewer" | "operator" | "developer" | "admin";
+        /** @enum {string} */
+        Language: "en" | "es" | "it" | "fr";
+        /** @enum {string} */
+        Theme: "light" | "dark";
+        UserDto: {
+            /** Format: uuid */
+            id: string;
+            level: components["schemas"]["Level"];
+            language: components["schemas"]["Language"];
+            theme: components["schemas"]["Theme"];
+            /** Format: date-time */
+            createdAt: string;
+            username: string;
+            /** @description Empty when the account has none. */
+            email: string;
+            /** @description False once deactivated: the account cannot sign in. */
+            active: boolean;
+        };
+        SignInDto: {
+            /** @description Seconds until the access token expires. */
+            expiresIn: number;
+            accessToken: string;
+            refreshToken: string;
+            user: components["schemas"]["UserDto"];
+        };
         RefreshDto: {
             refreshToken: string;
         };
@@ -866,12 +893,113 @@ export interface components {
             newPassword: string;
         };
         CreateApiTokenDto: {
+            expiresInDays?: number;
             name: string;
             /** @enum {string} */
             level?: "viewer" | "operator" | "developer" | "admin";
-            expiresInDays?: number;
+        };
+        ApiTokenDto: {
+            /** Format: uuid */
+            id: string;
+            /** @description The level the token acts with, never above its owner's current level. */
+            level: components["schemas"]["Level"];
+            /** Format: uuid */
+            userId: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            expiresAt: string;
+            name: string;
+            /** @description The token's first characters, to recognise it in a list (e.g. "sct_AbCd"). */
+            prefix: string;
+            /** @description RFC 3339; empty when never used. */
+            lastUsedAt: string;
+            /** @description RFC 3339; empty unless revoked. */
+            revokedAt: string;
+        };
+        CreatedApiTokenDto: {
+            apiToken: components["schemas"]["ApiTokenDto"];
+            /** @description The secret (`sct_…`), shown only in this answer. */
+            token: string;
+        };
+        ApiTokenListDto: {
+            items: components["schemas"]["ApiTokenDto"][];
+        };
+        GroupDto: {
+            requiredLevel: components["schemas"]["Level"];
+            /** @description Scripts of the group the caller may see. */
+            scriptCount: number;
+            id: string;
+            /** @description In the language asked for (or the caller's), English when missing. */
+            name: string;
+            description: string;
+            icon: string;
+            category: string;
+            /** @description The name in every language it has ("en", "es", …). */
+            names: {
+                [key: string]: string;
+            };
+            /** @description Problems of metadata.json or scripts/script_metadata.json, empty when none. */
+            errors: string[];
+        };
+        ScriptDto: {
+            requiredLevel: components["schemas"]["Level"];
+            /** @description The declared parameters, as in the script header's @parameters. */
+            parameters: {
+                [key: string]: unknown;
+            }[];
+            /** @description JSON Schema (draft 2020-12) of the parameters object. */
+            parametersSchema: {
+                [key: string]: unknown;
+            };
+            /** @description 0: no limit. */
+            timeoutSeconds: number;
+            /** @description Languages with a long description (Markdown documentation). */
+            longDescriptionLanguages: components["schemas"]["Language"][];
+            /** @description Current metadata version (0: never edited). */
+            metadataVersion: number;
+            /** @description `<group>/<file>` */
+            id: string;
+            groupId: string;
+            file: string;
+            name: string;
+            description: string;
+            category: string;
+            tags: string[];
+            /** @description Serves its own web interface in a session while it runs. */
+            interactive: boolean;
+            valid: boolean;
+            /** @description Why the script is invalid (with the header line), empty when valid. */
+            error: string;
+            /** @description The name in every language it has. */
+            names: {
+                [key: string]: string;
+            };
+            hasLongDescription: boolean;
+            /** @description The caller's personal tags on this script. */
+            personalTags: string[];
+            /** @description True while edits made in the UI override the header. */
+            edited: boolean;
+            /** @description The fields those edits override. */
+            editedFields: string[];
+            /** @description The short description in every language it has. */
+            descriptions: {
+                [key: string]: string;
+            };
+        };
+        ScriptSearchDto: {
+            /** @description How many scripts matched, before paging. */
+            total: number;
+            scripts: components["schemas"]["ScriptDto"][];
+        };
+        TagCountDto: {
+            count: number;
+            tag: string;
         };
         UpdateMetadataDto: {
+            timeoutSeconds?: number;
+            /** @description The version the edit was made on; a newer one makes the edit fail with 409. */
+            expectedVersion?: number;
             description?: Record<string, never>;
             longDescription?: Record<string, never>;
             /** @enum {string} */
@@ -880,11 +1008,8 @@ export interface components {
             tags?: string[];
             /** @description The parameters array as in the header's @parameters. */
             parameters?: Record<string, never>[];
-            timeoutSeconds?: number;
             reset?: ("description" | "long_description" | "required_level" | "category" | "tags" | "parameters" | "timeout_seconds")[];
             comment?: string;
-            /** @description The version the edit was made on; a newer one makes the edit fail with 409. */
-            expectedVersion?: number;
             /** @enum {string} */
             language?: "en" | "es" | "it" | "fr";
         };
@@ -892,6 +1017,51 @@ export interface components {
             comment?: string;
             /** @enum {string} */
             language?: "en" | "es" | "it" | "fr";
+        };
+        MetadataVersionDto: {
+            version: number;
+            /** @enum {string} */
+            action: "edit" | "reparse" | "revert";
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The overrides in force after this version. */
+            overrides: {
+                [key: string]: unknown;
+            };
+            /** @description For a revert: the version it went back to. */
+            revertedTo?: number;
+            authorId: string;
+            authorName: string;
+            comment: string;
+            /** @description The fields this version changed. */
+            changedFields: string[];
+        };
+        MetadataVersionsDto: {
+            currentVersion: number;
+            versions: components["schemas"]["MetadataVersionDto"][];
+        };
+        ScriptDocumentationDto: {
+            /** @description The language served. */
+            language: components["schemas"]["Language"];
+            availableLanguages: components["schemas"]["Language"][];
+            /**
+             * @description Where the text comes from: the docs files or header, or an edit.
+             * @enum {string}
+             */
+            source: "header" | "edit";
+            scriptId: string;
+            /** @description The language asked for (or the caller's). */
+            requestedLanguage: string;
+            /** @description True when the served language is not the one asked for. */
+            fallback: boolean;
+            markdown: string;
+            /** @description Sanitized HTML (tables, highlighted code, KaTeX math); empty when none. */
+            html: string;
+        };
+        ScriptTagsDto: {
+            scriptId: string;
+            systemTags: string[];
+            personalTags: string[];
         };
         PersonalTagsDto: {
             tags: string[];
@@ -988,6 +1158,13 @@ export interface components {
             /** @enum {string} */
             language?: "en" | "es" | "it" | "fr";
         };
+        UserPageDto: {
+            /** @description Pass as pageToken for the next page; null on the last */
+            nextPageToken: string | null;
+            /** @description How many accounts match, over every page. */
+            total: number;
+            items: components["schemas"]["UserDto"][];
+        };
         UpdateUserDto: {
             /** @enum {string} */
             level?: "viewer" | "operator" | "developer" | "admin";
@@ -997,6 +1174,59 @@ export interface components {
         };
         ResetPasswordDto: {
             newPassword: string;
+        };
+        UnlockedUserDto: {
+            user: components["schemas"]["UserDto"];
+            /** @description Whether the account was locked when unlocked. */
+            wasLocked: boolean;
+        };
+        AuditEventDto: {
+            /** Format: date-time */
+            occurredAt: string;
+            /** @enum {string} */
+            outcome: "success" | "failure";
+            /** @description The recording service's event id. */
+            id: string;
+            /** @description Dotted name, e.g. auth.login, user.created, api_token.created. */
+            action: string;
+            /** @description Empty for an anonymous caller (e.g. a failed sign-in of an unknown user). */
+            actorId: string;
+            actorUsername: string;
+            targetType: string;
+            targetId: string;
+            targetName: string;
+            /** @description The caller's address. */
+            ip: string;
+            /** @description The service that recorded the action (auth, catalog, …). */
+            service: string;
+            /** @description The action's details (changed fields, reasons). */
+            details: {
+                [key: string]: unknown;
+            };
+        };
+        AuditPageDto: {
+            /** @description Pass as pageToken for the next page; null on the last */
+            nextPageToken: string | null;
+            items: components["schemas"]["AuditEventDto"][];
+        };
+        ProjectDto: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            userId: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            groupId: string;
+            name: string;
+            /** @description The project created on first use; it cannot be deleted. */
+            isDefault: boolean;
+            /** @description Whether this is its owner's active project in its group. */
+            isActive: boolean;
+        };
+        ProjectListDto: {
+            items: components["schemas"]["ProjectDto"][];
         };
         CreateProjectDto: {
             groupId: string;
@@ -1009,25 +1239,127 @@ export interface components {
         RenameProjectDto: {
             name: string;
         };
+        ProjectFileEntryDto: {
+            /** @enum {string} */
+            type: "file" | "directory" | "symlink";
+            /** @description Bytes. */
+            size: number;
+            /** Format: date-time */
+            modifiedAt: string;
+            /** @description Relative to the project's data directory, "/"-separated. */
+            path: string;
+            name: string;
+        };
+        ProjectFolderDto: {
+            /** @description The largest file an upload may be, in bytes. */
+            maxFileBytes: number;
+            /** @description The folder listed, relative ("" = the data directory). */
+            path: string;
+            items: components["schemas"]["ProjectFileEntryDto"][];
+        };
         CreateCodeSessionDto: {
+            timeoutSeconds?: number;
             name: string;
             /** @enum {string} */
             language: "python" | "bash" | "javascript";
             source?: string;
             projectId?: string;
-            timeoutSeconds?: number;
+        };
+        /** @enum {string} */
+        CodeLanguage: "python" | "bash" | "javascript";
+        CodeSessionDto: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            userId: string;
+            language: components["schemas"]["CodeLanguage"];
+            /** @description Increases with every save; send it back as `baseVersion`. */
+            version: number;
+            /**
+             * Format: uuid
+             * @description The project whose data directory runs get; null: the owner's code-sessions default project.
+             */
+            projectId: string | null;
+            /** @description 0: the default. */
+            timeoutSeconds: number;
+            /**
+             * Format: uuid
+             * @description The run still queued or running, null when none.
+             */
+            activeExecutionId: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            username: string;
+            name: string;
+            source: string;
+        };
+        CodeSessionListDto: {
+            items: components["schemas"]["CodeSessionDto"][];
         };
         UpdateCodeSessionDto: {
             baseVersion: number;
+            timeoutSeconds?: number;
             source?: string;
             name?: string;
             /** @enum {string} */
             language?: "python" | "bash" | "javascript";
-            timeoutSeconds?: number;
+        };
+        CodeSessionConflictDto: {
+            /** @example 409 */
+            statusCode: number;
+            currentVersion: number;
+            error: string;
+            message: string;
+            current: components["schemas"]["CodeSessionDto"];
+            requestId: string;
         };
         ExecuteCodeSessionDto: {
             /** @description Run only if this is still the saved version (0 or absent: whatever is saved). */
             version?: number;
+        };
+        CodeSessionRunsDto: {
+            /** @description Newest first. */
+            items: components["schemas"]["ExecutionDto"][];
+        };
+        SessionDto: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            executionId: string;
+            /** Format: uuid */
+            userId: string;
+            /** @enum {string} */
+            state: "open" | "closed";
+            /** @description Why it closed (idle, closed by a user, its run ended); null while open. */
+            closedReason: string | null;
+            executionState: components["schemas"]["ExecutionState"];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            lastHeartbeatAt: string;
+            /**
+             * Format: date-time
+             * @description When it will be closed unless a heartbeat arrives; null once closed.
+             */
+            idleDeadline: string | null;
+            /** Format: date-time */
+            closedAt: string | null;
+            scriptId: string;
+            scriptName: string;
+            username: string;
+            /** @description The session's own origin (open it with an entry link: POST /api/v1/sessions/{id}/entry). */
+            url: string;
+        };
+        SessionListDto: {
+            items: components["schemas"]["SessionDto"][];
+        };
+        SessionEntryDto: {
+            /** Format: date-time */
+            expiresAt: string;
+            /** @description Opens the session in a browser once, within 60 s, and signs it in for that session's host only. */
+            url: string;
         };
         ErrorBody: {
             /** @example 404 */
@@ -1073,18 +1405,11 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid request (body, query or path) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1108,18 +1433,11 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid request (body, query or path) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1146,12 +1464,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["SignInDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Wrong username or password */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is deactivated */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many failed sign-ins: the account is locked at this address for a while (Retry-After) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1161,6 +1508,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1187,11 +1536,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["SignInDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The refresh token is unknown, expired or already used */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is deactivated */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1202,6 +1569,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1229,7 +1598,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1259,6 +1628,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1281,16 +1652,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
-                };
-            };
-            /** @description Invalid request (body, query or path) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["UserDto"];
                 };
             };
             /** @description Missing or invalid access token */
@@ -1314,6 +1676,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1340,10 +1704,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["UserDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1373,6 +1737,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1400,7 +1766,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1430,6 +1796,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1453,9 +1821,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ApiTokenListDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1485,6 +1855,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1511,10 +1883,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["CreatedApiTokenDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1541,9 +1913,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description You already have as many active API tokens as allowed; revoke one first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1569,7 +1952,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1608,6 +1991,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1632,10 +2017,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>[];
+                    "application/json": components["schemas"]["GroupDto"][];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1665,6 +2050,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1693,9 +2080,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ScriptDto"][];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1734,6 +2123,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1745,14 +2136,14 @@ export interface operations {
     CatalogController_search: {
         parameters: {
             query?: {
+                limit?: number;
+                offset?: number;
                 q?: string;
                 /** @description Comma-separated tags. */
                 tags?: string;
                 match?: "all" | "any";
                 group?: string;
                 language?: "en" | "es" | "it" | "fr";
-                limit?: number;
-                offset?: number;
             };
             header?: never;
             path?: never;
@@ -1764,9 +2155,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ScriptSearchDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1796,6 +2189,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1818,16 +2213,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>[];
-                };
-            };
-            /** @description Invalid request (body, query or path) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["TagCountDto"][];
                 };
             };
             /** @description Missing or invalid access token */
@@ -1851,6 +2237,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1877,9 +2265,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ScriptDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1918,6 +2308,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1943,9 +2335,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ScriptDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1984,6 +2378,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2012,9 +2408,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ScriptDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2050,9 +2448,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description expectedVersion is not the current version: someone edited the metadata since; reload it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2081,9 +2490,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ScriptDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2122,6 +2533,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2146,9 +2559,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["MetadataVersionsDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2187,6 +2602,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2216,9 +2633,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ScriptDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2257,6 +2676,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2284,10 +2705,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["ScriptDocumentationDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2326,6 +2747,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2351,10 +2774,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["ScriptTagsDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2393,6 +2816,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2422,10 +2847,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["ScriptTagsDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2464,6 +2889,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2495,7 +2922,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExecutionPageDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2525,6 +2952,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2557,7 +2986,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExecutionDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2584,6 +3013,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such script, or above the caller's level; or projectId names no project of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The script cannot run: its header is invalid */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was given with another request */
             422: {
                 headers: {
@@ -2593,9 +3040,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many runs submitted, the queue is full, or too many open interactive sessions (Retry-After) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2624,7 +3084,7 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2654,6 +3114,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2681,7 +3143,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExecutionDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2720,6 +3182,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2754,7 +3218,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExecutionDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2790,6 +3254,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The run is a code session's (run it again from its session), or its script's header is now invalid */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was given with another request */
             422: {
                 headers: {
@@ -2799,9 +3272,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many runs submitted, or the queue is full (Retry-After) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2829,7 +3315,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExecutionDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2865,9 +3351,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The run already ended */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2901,7 +3398,7 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2940,6 +3437,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2972,7 +3471,7 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3011,6 +3510,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3022,8 +3523,8 @@ export interface operations {
     UsersController_list: {
         parameters: {
             query?: {
-                search?: string;
                 pageSize?: number;
+                search?: string;
                 pageToken?: string;
             };
             header?: never;
@@ -3036,9 +3537,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["UserPageDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3068,6 +3571,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3094,10 +3599,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["UserDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3124,9 +3629,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The username is already taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3151,10 +3667,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["UserDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3193,6 +3709,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3218,7 +3736,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3254,9 +3772,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description An administrator cannot delete their own account */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3285,10 +3814,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["UserDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3324,9 +3853,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description An administrator cannot deactivate their own account nor lower their own level */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3351,10 +3891,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["UserDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3390,9 +3930,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description An administrator cannot deactivate their own account */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3417,10 +3968,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["UserDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3459,6 +4010,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3488,7 +4041,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3527,6 +4080,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3550,9 +4105,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["UnlockedUserDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3591,6 +4148,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3616,9 +4175,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ApiTokenListDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3657,6 +4218,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3683,7 +4246,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3722,6 +4285,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3733,6 +4298,7 @@ export interface operations {
     AuditController_list: {
         parameters: {
             query?: {
+                pageSize?: number;
                 action?: string;
                 actorId?: string;
                 targetId?: string;
@@ -3740,7 +4306,6 @@ export interface operations {
                 since?: string;
                 until?: string;
                 search?: string;
-                pageSize?: number;
                 pageToken?: string;
             };
             header?: never;
@@ -3753,9 +4318,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AuditPageDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3785,6 +4352,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3809,9 +4378,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProjectListDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3841,6 +4412,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3867,10 +4440,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3897,9 +4470,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A project of that name already exists in the group */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3924,10 +4508,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3957,6 +4541,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3983,10 +4569,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4013,9 +4599,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such project of the caller in that group */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4040,10 +4637,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4082,6 +4679,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4107,7 +4706,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4143,9 +4742,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The project has queued or running runs, or is its group's default project */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4174,10 +4784,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4213,9 +4823,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A project of that name already exists in the group */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4241,9 +4862,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProjectFolderDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4282,6 +4905,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4304,13 +4929,17 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description A folder: its listing; a file: its bytes as an attachment */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProjectFolderDto"];
+                    "application/octet-stream": string;
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4346,9 +4975,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The file is larger than the API lets download */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4373,9 +5013,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProjectFileEntryDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4411,9 +5053,29 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The path is a folder, or a parent of it is a file */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The file is larger than PROJECT_FILE_MAX_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4442,7 +5104,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4478,9 +5140,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The folder is not empty: pass recursive=true */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4504,9 +5177,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["CodeSessionListDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4536,6 +5211,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4561,9 +5238,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["CodeSessionDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4590,9 +5269,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description projectId names no project of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4616,9 +5306,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["CodeSessionDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4657,6 +5349,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4682,7 +5376,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4718,9 +5412,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The session has an active run; cancel it first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4749,10 +5454,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["CodeSessionDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4788,9 +5493,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Saved since baseVersion: the current version and source, to reload or overwrite */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CodeSessionConflictDto"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4822,7 +5538,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExecutionDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4858,9 +5574,40 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The session already has a queued or running run, or the saved version is not `version` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was given with another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many runs submitted, or the queue is full (Retry-After) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4886,9 +5633,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["CodeSessionRunsDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4927,6 +5676,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4952,9 +5703,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["SessionListDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4984,6 +5737,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5008,10 +5763,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["SessionDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5050,6 +5805,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5074,10 +5831,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["SessionDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5116,6 +5873,8 @@ export interface operations {
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5140,10 +5899,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["SessionDto"];
                 };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5179,9 +5938,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The session is closed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5205,9 +5975,11 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["SessionEntryDto"];
+                };
             };
-            /** @description Invalid request (body, query or path) */
+            /** @description Invalid request (body, query or path); the message says what to change */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5243,9 +6015,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The session is closed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A backing service or its database is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -1,8 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { firstValueFrom } from 'rxjs';
+import type { LoginResponse } from '#contracts/generated/scriptorium/auth/v1/auth.js';
 import { Public, type Caller } from '#common/auth.js';
 import { callMetadata } from '#common/grpc.js';
 import { ServiceClients } from '../service-clients.js';
+import { ApiErrors } from '../error-body.js';
+import { ApiTokenListDto, CreatedApiTokenDto, SignInDto, UserDto } from './auth.dto.js';
 import { CurrentCaller } from './current-caller.decorator.js';
 import { ChangePasswordDto, CreateApiTokenDto, ListApiTokensQuery, LoginDto, RefreshDto, UpdatePreferencesDto } from './dto.js';
 
@@ -13,15 +16,21 @@ export class AuthController {
   @Public()
   @Post('auth/login')
   @HttpCode(200)
-  login(@Body() body: LoginDto) {
-    return firstValueFrom(this.clients.auth.login(body, callMetadata()));
+  @ApiErrors({
+    401: 'Wrong username or password',
+    403: 'The account is deactivated',
+    429: 'Too many failed sign-ins: the account is locked at this address for a while (Retry-After)',
+  })
+  async login(@Body() body: LoginDto): Promise<SignInDto> {
+    return signIn(await firstValueFrom(this.clients.auth.login(body, callMetadata())));
   }
 
   @Public()
   @Post('auth/refresh')
   @HttpCode(200)
-  refresh(@Body() body: RefreshDto) {
-    return firstValueFrom(this.clients.auth.refresh(body, callMetadata()));
+  @ApiErrors({ 401: 'The refresh token is unknown, expired or already used', 403: 'The account is deactivated' })
+  async refresh(@Body() body: RefreshDto): Promise<SignInDto> {
+    return signIn(await firstValueFrom(this.clients.auth.refresh(body, callMetadata())));
   }
 
   @Post('auth/logout')
@@ -31,7 +40,7 @@ export class AuthController {
   }
 
   @Get('me')
-  me(@CurrentCaller() caller: Caller) {
+  me(@CurrentCaller() caller: Caller): Promise<UserDto> {
     return firstValueFrom(this.clients.auth.getMe({}, callMetadata(caller.authorization)));
   }
 
@@ -41,7 +50,7 @@ export class AuthController {
    * values until refreshed, so the UI refreshes its token after this call.
    */
   @Patch('me')
-  updatePreferences(@CurrentCaller() caller: Caller, @Body() body: UpdatePreferencesDto) {
+  updatePreferences(@CurrentCaller() caller: Caller, @Body() body: UpdatePreferencesDto): Promise<UserDto> {
     return firstValueFrom(this.clients.auth.updatePreferences(body, callMetadata(caller.authorization)));
   }
 
@@ -55,14 +64,16 @@ export class AuthController {
   /** Creates a personal API token; the `token` in the answer is shown only this once. */
   @Post('me/tokens')
   @HttpCode(201)
-  createToken(@CurrentCaller() caller: Caller, @Body() body: CreateApiTokenDto) {
-    return firstValueFrom(
+  @ApiErrors({ 409: 'You already have as many active API tokens as allowed; revoke one first' })
+  async createToken(@CurrentCaller() caller: Caller, @Body() body: CreateApiTokenDto): Promise<CreatedApiTokenDto> {
+    const created = await firstValueFrom(
       this.clients.auth.createApiToken({ name: body.name, level: body.level ?? '', expiresInDays: body.expiresInDays ?? 0 }, callMetadata(caller.authorization)),
     );
+    return { ...created, apiToken: created.apiToken! };
   }
 
   @Get('me/tokens')
-  async listTokens(@CurrentCaller() caller: Caller, @Query() query: ListApiTokensQuery) {
+  async listTokens(@CurrentCaller() caller: Caller, @Query() query: ListApiTokensQuery): Promise<ApiTokenListDto> {
     const response = await firstValueFrom(
       this.clients.auth.listApiTokens({ userId: '', includeInactive: query.includeInactive ?? false }, callMetadata(caller.authorization)),
     );
@@ -75,3 +86,6 @@ export class AuthController {
     await firstValueFrom(this.clients.auth.revokeApiToken({ id }, callMetadata(caller.authorization)));
   }
 }
+
+/** The auth service always sends the signed-in user with the tokens. */
+export const signIn = (answer: LoginResponse): SignInDto => ({ ...answer, user: answer.user! });

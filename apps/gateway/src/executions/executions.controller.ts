@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiExtraModels, ApiHeader, ApiOkResponse, ApiProduces, getSchemaPath } from '@nestjs/swagger';
+import { ApiExtraModels, ApiHeader, ApiOkResponse, ApiProduces, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { catchError, firstValueFrom, lastValueFrom, map, reduce, throwError, type Observable } from 'rxjs';
 import type { Caller } from '#common/auth.js';
@@ -9,7 +9,7 @@ import { CurrentCaller } from '../auth/current-caller.decorator.js';
 import { KEEPALIVE_MS, LiveRunStream, type LiveEvent } from '../live/live-run-stream.js';
 import { ServiceClients } from '../service-clients.js';
 import { ListExecutionsQuery, LogQuery, RerunDto, RunScriptDto } from './dto.js';
-import { ApiErrorResponse } from '../error-body.js';
+import { ApiErrors } from '../error-body.js';
 import { ExecutionIdPipe } from './execution-id.pipe.js';
 import { executionView } from './execution-view.js';
 import { ExecutionDto, ExecutionPageDto, LogPageDto } from './execution.dto.js';
@@ -24,9 +24,12 @@ export class ExecutionsController {
   /** Starts a run. Send `Idempotency-Key` so a retried request never starts a second run. */
   @Post()
   @HttpCode(202)
-  // Named: the plugin infers a response only when a route declares none.
-  @ApiAcceptedResponse({ type: ExecutionDto })
-  @ApiErrorResponse(422, 'IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was given with another request')
+  @ApiErrors({
+    404: 'No such script, or above the caller\'s level; or projectId names no project of the caller',
+    409: 'The script cannot run: its header is invalid',
+    422: 'IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was given with another request',
+    429: 'Too many runs submitted, the queue is full, or too many open interactive sessions (Retry-After)',
+  })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'The same key (per user) answers the first run instead of starting another' })
   async run(@CurrentCaller() caller: Caller, @Body() body: RunScriptDto, @Headers('idempotency-key') idempotencyKey = ''): Promise<ExecutionDto> {
     const execution = await firstValueFrom(
@@ -83,9 +86,11 @@ export class ExecutionsController {
   /** Runs the same script again with the same parameters; secrets are never stored, so give them again in `parameters`. */
   @Post(':id/rerun')
   @HttpCode(202)
-  // Named: the plugin infers a response only when a route declares none.
-  @ApiAcceptedResponse({ type: ExecutionDto })
-  @ApiErrorResponse(422, 'IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was given with another request')
+  @ApiErrors({
+    409: 'The run is a code session\'s (run it again from its session), or its script\'s header is now invalid',
+    422: 'IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was given with another request',
+    429: 'Too many runs submitted, or the queue is full (Retry-After)',
+  })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'The same key (per user) answers the first run instead of starting another' })
   async rerun(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string, @Body() body: RerunDto, @Headers('idempotency-key') idempotencyKey = ''): Promise<ExecutionDto> {
     const execution = await firstValueFrom(
@@ -99,6 +104,7 @@ export class ExecutionsController {
 
   @Post(':id/cancel')
   @HttpCode(202)
+  @ApiErrors({ 409: 'The run already ended' })
   async cancel(@CurrentCaller() caller: Caller, @Param('id', ExecutionIdPipe) id: string): Promise<ExecutionDto> {
     return executionView(await firstValueFrom(this.clients.execution.cancelExecution({ executionId: id }, callMetadata(caller.authorization))));
   }

@@ -7,6 +7,9 @@ import type { Project, ProjectFileEntry, ProjectServiceClient } from '#contracts
 import type { Caller } from '#common/auth.js';
 import { callMetadata, grpcClientToken } from '#common/grpc.js';
 import { CurrentCaller } from '../auth/current-caller.decorator.js';
+import { ApiExtraModels, ApiOkResponse, getSchemaPath } from '@nestjs/swagger';
+import { ApiErrors } from '../error-body.js';
+import { ProjectDto, ProjectFileEntryDto, ProjectFolderDto, ProjectListDto } from './project.dto.js';
 import { ActiveProjectQuery, CreateProjectDto, FilesQuery, ListProjectsQuery, RenameProjectDto, SetActiveProjectDto } from './dto.js';
 
 /** The upload size the gateway accepts before asking execution (which has the final word: PROJECT_FILE_MAX_BYTES). */
@@ -17,8 +20,8 @@ function joinPath(path: string | string[] | undefined): string {
   return Array.isArray(path) ? path.join('/') : (path ?? '');
 }
 
-const projectView = (p: Project) => p;
-const entryView = (e: ProjectFileEntry) => ({ path: e.path, name: e.name, type: e.type, size: e.size, modifiedAt: e.modifiedAt });
+const projectView = (p: Project): ProjectDto => p;
+const entryView = (e: ProjectFileEntry): ProjectFileEntryDto => ({ path: e.path, name: e.name, type: e.type, size: e.size, modifiedAt: e.modifiedAt });
 
 /**
  * Projects (per user and script group; the default one is created on first use), the active
@@ -36,60 +39,71 @@ export class ProjectsController implements OnModuleInit {
   }
 
   @Get()
-  async list(@CurrentCaller() caller: Caller, @Query() query: ListProjectsQuery) {
+  async list(@CurrentCaller() caller: Caller, @Query() query: ListProjectsQuery): Promise<ProjectListDto> {
     const res = await firstValueFrom(this.projects.listProjects({ groupId: query.groupId ?? '', userId: query.userId ?? '' }, callMetadata(caller.authorization)));
     return { items: res.projects.map(projectView) };
   }
 
   @Post()
   @HttpCode(201)
-  async create(@CurrentCaller() caller: Caller, @Body() body: CreateProjectDto) {
+  @ApiErrors({ 409: 'A project of that name already exists in the group' })
+  async create(@CurrentCaller() caller: Caller, @Body() body: CreateProjectDto): Promise<ProjectDto> {
     return projectView(await firstValueFrom(this.projects.createProject({ groupId: body.groupId, name: body.name }, callMetadata(caller.authorization))));
   }
 
   /** The caller's active project in a group (their default one unless they chose another). */
   @Get('active')
-  async active(@CurrentCaller() caller: Caller, @Query() query: ActiveProjectQuery) {
+  async active(@CurrentCaller() caller: Caller, @Query() query: ActiveProjectQuery): Promise<ProjectDto> {
     return projectView(await firstValueFrom(this.projects.getActiveProject({ groupId: query.groupId }, callMetadata(caller.authorization))));
   }
 
   @Put('active')
-  async setActive(@CurrentCaller() caller: Caller, @Body() body: SetActiveProjectDto) {
+  @ApiErrors({ 404: 'No such project of the caller in that group' })
+  async setActive(@CurrentCaller() caller: Caller, @Body() body: SetActiveProjectDto): Promise<ProjectDto> {
     return projectView(await firstValueFrom(this.projects.setActiveProject({ groupId: body.groupId, projectId: body.projectId }, callMetadata(caller.authorization))));
   }
 
   @Get(':id')
-  async get(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+  async get(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<ProjectDto> {
     return projectView(await firstValueFrom(this.projects.getProject({ projectId: id }, callMetadata(caller.authorization))));
   }
 
   @Patch(':id')
-  async rename(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body: RenameProjectDto) {
+  @ApiErrors({ 409: 'A project of that name already exists in the group' })
+  async rename(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body: RenameProjectDto): Promise<ProjectDto> {
     return projectView(await firstValueFrom(this.projects.renameProject({ projectId: id, name: body.name }, callMetadata(caller.authorization))));
   }
 
   /** 409 while the project has queued or running runs; removes its data directory. */
   @Delete(':id')
   @HttpCode(204)
+  @ApiErrors({ 409: 'The project has queued or running runs, or is its group\'s default project' })
   async delete(@CurrentCaller() caller: Caller, @Param('id') id: string) {
     await firstValueFrom(this.projects.deleteProject({ projectId: id }, callMetadata(caller.authorization)));
   }
 
   /** The data directory's top level (`recursive=true` for everything), with sizes and modification times. */
   @Get(':id/files')
-  async listRoot(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: FilesQuery) {
+  async listRoot(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: FilesQuery): Promise<ProjectFolderDto> {
     return this.listing(caller, id, '', query.recursive ?? false);
   }
 
   /** A folder's listing, or a file's content (as an attachment, never rendered). */
   @Get(':id/files/*path')
+  @ApiExtraModels(ProjectFolderDto)
+  @ApiOkResponse({
+    description: 'A folder: its listing; a file: its bytes as an attachment',
+    content: { 'application/json': { schema: { $ref: getSchemaPath(ProjectFolderDto) } }, 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+  })
+  @ApiErrors({ 413: 'The file is larger than the API lets download' })
   async read(@CurrentCaller() caller: Caller, @Param('id') id: string, @Param('path') path: string[], @Query() query: FilesQuery, @Res() res: Response) {
     const relative = joinPath(path);
     const metadata = callMetadata(caller.authorization);
     const listed = await firstValueFrom(this.projects.listProjectFiles({ projectId: id, path: relative, recursive: query.recursive ?? false }, metadata));
     const single = listed.entries.length === 1 && listed.entries[0].path === relative.split('/').filter(Boolean).join('/') ? listed.entries[0] : undefined;
     if (!single || single.type === 'directory') {
-      return res.json({ path: relative, items: listed.entries.map(entryView), maxFileBytes: listed.maxFileBytes });
+      const folder: ProjectFolderDto = { path: relative, items: listed.entries.map(entryView), maxFileBytes: listed.maxFileBytes };
+      return res.json(folder);
     }
     const file = await firstValueFrom(this.projects.readProjectFile({ projectId: id, path: relative }, metadata)).catch((error) => {
       throw this.tooLarge(error);
@@ -104,7 +118,8 @@ export class ProjectsController implements OnModuleInit {
 
   /** Uploads the request body as the file's content (creating parent folders); 413 above the size limit. */
   @Put(':id/files/*path')
-  async write(@CurrentCaller() caller: Caller, @Param('id') id: string, @Param('path') path: string[], @Req() req: Request) {
+  @ApiErrors({ 409: 'The path is a folder, or a parent of it is a file', 413: 'The file is larger than PROJECT_FILE_MAX_BYTES' })
+  async write(@CurrentCaller() caller: Caller, @Param('id') id: string, @Param('path') path: string[], @Req() req: Request): Promise<ProjectFileEntryDto> {
     // Ownership first: someone else's project answers 404 before any byte is read.
     await firstValueFrom(this.projects.getProject({ projectId: id }, callMetadata(caller.authorization)));
     const content = await this.body(req);
@@ -119,11 +134,12 @@ export class ProjectsController implements OnModuleInit {
   /** Deletes a file, a link (never its target), or a folder (`recursive=true` when not empty). */
   @Delete(':id/files/*path')
   @HttpCode(204)
+  @ApiErrors({ 409: 'The folder is not empty: pass recursive=true' })
   async remove(@CurrentCaller() caller: Caller, @Param('id') id: string, @Param('path') path: string[], @Query() query: FilesQuery) {
     await firstValueFrom(this.projects.deleteProjectFile({ projectId: id, path: joinPath(path), recursive: query.recursive ?? false }, callMetadata(caller.authorization)));
   }
 
-  private async listing(caller: Caller, id: string, path: string, recursive: boolean) {
+  private async listing(caller: Caller, id: string, path: string, recursive: boolean): Promise<ProjectFolderDto> {
     const listed = await firstValueFrom(this.projects.listProjectFiles({ projectId: id, path, recursive }, callMetadata(caller.authorization)));
     return { path, items: listed.entries.map(entryView), maxFileBytes: listed.maxFileBytes };
   }

@@ -9,26 +9,9 @@ import { CurrentCaller } from '../auth/current-caller.decorator.js';
 import { SessionDirectory } from './session-directory.js';
 import type { SessionHosts } from './session-hosts.js';
 import { ENTER_PATH } from './session-proxy.js';
+import { ApiErrors } from '../error-body.js';
+import { SessionDto, SessionEntryDto, SessionListDto } from './session.dto.js';
 import { SESSION_HOSTS } from './sessions.tokens.js';
-
-/** A session as the REST API shows it: its URL on its own host, never a port of the script. */
-export interface SessionView {
-  id: string;
-  executionId: string;
-  scriptId: string;
-  scriptName: string;
-  userId: string;
-  username: string;
-  state: string;
-  closedReason: string | null;
-  executionState: string;
-  createdAt: string;
-  lastHeartbeatAt: string;
-  idleDeadline: string | null;
-  closedAt: string | null;
-  /** The session's own origin (open it with an entry link: POST /api/v1/sessions/:id/entry). */
-  url: string;
-}
 
 /**
  * Interactive sessions on the product's origin: list (admins: `all=true`), get, close,
@@ -43,7 +26,7 @@ export class SessionsController {
     @Inject(SESSION_HOSTS) private readonly hosts: SessionHosts,
   ) {}
 
-  private view(session: Session, req: Request): SessionView {
+  private view(session: Session, req: Request): SessionDto {
     return {
       id: session.id,
       executionId: session.executionId,
@@ -70,7 +53,7 @@ export class SessionsController {
     @Query('all') all?: string,
     @Query('includeClosed') includeClosed?: string,
     @Query('executionId') executionId?: string,
-  ) {
+  ): Promise<SessionListDto> {
     const answer = await firstValueFrom(
       this.directory.client.listSessions(
         { allUsers: all === 'true', includeClosed: includeClosed === 'true' || !!executionId },
@@ -82,26 +65,28 @@ export class SessionsController {
   }
 
   @Get(':id')
-  async get(@CurrentCaller() caller: Caller, @Req() req: Request, @Param('id') id: string) {
+  async get(@CurrentCaller() caller: Caller, @Req() req: Request, @Param('id') id: string): Promise<SessionDto> {
     return this.view(await firstValueFrom(this.directory.client.getSession({ sessionId: id }, callMetadata(caller.authorization))), req);
   }
 
   /** Closes the session and cancels its run. */
   @Delete(':id')
-  async close(@CurrentCaller() caller: Caller, @Req() req: Request, @Param('id') id: string) {
+  async close(@CurrentCaller() caller: Caller, @Req() req: Request, @Param('id') id: string): Promise<SessionDto> {
     return this.view(await firstValueFrom(this.directory.client.closeSession({ sessionId: id }, callMetadata(caller.authorization))), req);
   }
 
   /** Keeps the session alive (send one at least every SESSION_IDLE_SECONDS / 2). */
   @Post(':id/heartbeat')
   @HttpCode(200)
-  async heartbeat(@CurrentCaller() caller: Caller, @Req() req: Request, @Param('id') id: string) {
+  @ApiErrors({ 409: 'The session is closed' })
+  async heartbeat(@CurrentCaller() caller: Caller, @Req() req: Request, @Param('id') id: string): Promise<SessionDto> {
     return this.view(await firstValueFrom(this.directory.client.heartbeatSession({ sessionId: id }, callMetadata(caller.authorization))), req);
   }
 
   /** A one-time link (valid 60 s) that opens the session in the browser and signs it in for that session's host only. */
   @Post(':id/entry')
-  async entry(@CurrentCaller() caller: Caller, @Req() req: Request, @Param('id') id: string) {
+  @ApiErrors({ 409: 'The session is closed' })
+  async entry(@CurrentCaller() caller: Caller, @Req() req: Request, @Param('id') id: string): Promise<SessionEntryDto> {
     const entry = await firstValueFrom(this.directory.client.createSessionEntry({ sessionId: id }, callMetadata(caller.authorization)));
     const base = this.hosts.urlFor(entry.sessionId, req.protocol, req.headers.host);
     return { url: `${base.slice(0, -1)}${ENTER_PATH}?token=${encodeURIComponent(entry.token)}`, expiresAt: entry.expiresAt };

@@ -5,6 +5,7 @@ import { callMetadata } from '#common/grpc.js';
 import { CurrentCaller } from '../auth/current-caller.decorator.js';
 import { ServiceClients } from '../service-clients.js';
 import { AuditQuery } from './dto.js';
+import { AuditPageDto } from './users.dto.js';
 
 /** The audit trail, newest first (level admin). */
 @Controller('api/v1/audit')
@@ -12,7 +13,7 @@ export class AuditController {
   constructor(private readonly clients: ServiceClients) {}
 
   @Get()
-  async list(@CurrentCaller() caller: Caller, @Query() query: AuditQuery) {
+  async list(@CurrentCaller() caller: Caller, @Query() query: AuditQuery): Promise<AuditPageDto> {
     const page = await firstValueFrom(
       this.clients.auth.listAuditEvents(
         {
@@ -30,7 +31,7 @@ export class AuditController {
       ),
     );
     return {
-      items: page.events.map(({ detailsJson, ...event }) => ({ ...event, details: JSON.parse(detailsJson || '{}') as unknown })),
+      items: page.events.map(({ detailsJson, ...event }) => ({ ...event, details: JSON.parse(detailsJson || '{}') as Record<string, unknown> })),
       nextPageToken: page.nextPageToken || null,
     };
   }

@@ -3,7 +3,10 @@ import { firstValueFrom } from 'rxjs';
 import type { Caller } from '#common/auth.js';
 import { callMetadata } from '#common/grpc.js';
 import { CurrentCaller } from '../auth/current-caller.decorator.js';
+import { ApiTokenListDto, UserDto } from '../auth/auth.dto.js';
+import { ApiErrors } from '../error-body.js';
 import { ServiceClients } from '../service-clients.js';
+import { UnlockedUserDto, UserPageDto } from './users.dto.js';
 import { CreateUserDto, ListUsersQuery, ResetPasswordDto, UpdateUserDto, UserTokensQuery } from './dto.js';
 
 /**
@@ -21,7 +24,8 @@ export class UsersController {
 
   @Post()
   @HttpCode(201)
-  create(@CurrentCaller() caller: Caller, @Body() body: CreateUserDto) {
+  @ApiErrors({ 409: 'The username is already taken' })
+  create(@CurrentCaller() caller: Caller, @Body() body: CreateUserDto): Promise<UserDto> {
     return firstValueFrom(
       this.clients.auth.createUser(
         { username: body.username, email: body.email ?? '', password: body.password, level: body.level ?? '', language: body.language ?? '' },
@@ -31,7 +35,7 @@ export class UsersController {
   }
 
   @Get()
-  async list(@CurrentCaller() caller: Caller, @Query() query: ListUsersQuery) {
+  async list(@CurrentCaller() caller: Caller, @Query() query: ListUsersQuery): Promise<UserPageDto> {
     const page = await firstValueFrom(
       this.clients.auth.listUsers({ pageSize: query.pageSize ?? 50, pageToken: query.pageToken ?? '', search: query.search ?? '' }, callMetadata(caller.authorization)),
     );
@@ -39,29 +43,32 @@ export class UsersController {
   }
 
   @Get(':id')
-  get(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+  get(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<UserDto> {
     return firstValueFrom(this.clients.auth.getUser({ id }, callMetadata(caller.authorization)));
   }
 
   @Patch(':id')
-  update(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body: UpdateUserDto) {
+  @ApiErrors({ 409: 'An administrator cannot deactivate their own account nor lower their own level' })
+  update(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body: UpdateUserDto): Promise<UserDto> {
     return firstValueFrom(this.clients.auth.updateUser({ id, level: body.level, email: body.email, active: body.active }, callMetadata(caller.authorization)));
   }
 
   @Post(':id/deactivate')
   @HttpCode(200)
-  deactivate(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+  @ApiErrors({ 409: 'An administrator cannot deactivate their own account' })
+  deactivate(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<UserDto> {
     return firstValueFrom(this.clients.auth.updateUser({ id, active: false }, callMetadata(caller.authorization)));
   }
 
   @Post(':id/activate')
   @HttpCode(200)
-  activate(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+  activate(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<UserDto> {
     return firstValueFrom(this.clients.auth.updateUser({ id, active: true }, callMetadata(caller.authorization)));
   }
 
   @Delete(':id')
   @HttpCode(204)
+  @ApiErrors({ 409: 'An administrator cannot delete their own account' })
   async delete(@CurrentCaller() caller: Caller, @Param('id') id: string) {
     await firstValueFrom(this.clients.auth.deleteUser({ id }, callMetadata(caller.authorization)));
   }
@@ -76,13 +83,13 @@ export class UsersController {
   /** Clears the account's failed sign-in count and login lock; answers the user and whether it was locked. */
   @Post(':id/unlock')
   @HttpCode(200)
-  async unlock(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+  async unlock(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<UnlockedUserDto> {
     const response = await firstValueFrom(this.clients.auth.unlockUser({ id }, callMetadata(caller.authorization)));
-    return { user: response.user, wasLocked: response.wasLocked };
+    return { user: response.user!, wasLocked: response.wasLocked };
   }
 
   @Get(':id/tokens')
-  async tokens(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: UserTokensQuery) {
+  async tokens(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: UserTokensQuery): Promise<ApiTokenListDto> {
     const response = await firstValueFrom(
       this.clients.auth.listApiTokens({ userId: id, includeInactive: query.includeInactive ?? false }, callMetadata(caller.authorization)),
     );
