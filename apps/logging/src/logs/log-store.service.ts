@@ -1,7 +1,7 @@
 import { Injectable, type BeforeApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { OutputLine, OutputProducedEvent, RunCreatedEvent } from '#contracts/events.js';
+import type { OutputLine, OutputProducedEvent } from '#contracts/events.js';
 import { Subjects } from '#contracts/subjects.js';
 import { EventBus } from '#common/bus.js';
 import { contiguousRuns, groupsOf, lineBytes } from './line-batches.js';
@@ -26,6 +26,14 @@ export interface ReadOptions {
    * (a lost run); otherwise a read stops at the first hole, so no line is ever skipped.
    */
   throughHoles?: boolean;
+  /** Only lines of these streams (stdout, stderr, system); the others are passed over. */
+  streams?: ReadonlySet<string>;
+}
+
+export interface LogRead {
+  lines: OutputLine[];
+  /** Every line up to this sequence was considered: with a streams filter, past the last line returned. */
+  through: number;
 }
 
 interface PendingBatch {
@@ -61,7 +69,6 @@ export class LogStore implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   onModuleInit() {
     this.unsubscribe = [
       this.bus.subscribe(Subjects.outputProduced, (e) => this.accept(e), { queue: 'logging' }),
-      this.bus.subscribe(Subjects.runCreated, (e) => this.register(e), { queue: 'logging' }),
     ];
   }
 
@@ -72,10 +79,6 @@ export class LogStore implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   /** Shutdown: the batches already accepted are written before the database closes. */
   async beforeApplicationShutdown() {
     while (this.drains.size) await Promise.all([...this.drains]);
-  }
-
-  private async register(event: RunCreatedEvent) {
-    await this.streams.register(event.run.executionId, event.run.userId);
   }
 
   /** Resolves once the event's lines are stored (the bus acknowledges a durable event then, not before). */
@@ -134,9 +137,11 @@ export class LogStore implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     const lines = [...bySequence.values()].sort((a, b) => a.sequence - b.sequence);
     await this.db.transaction(async (tx) => {
       const stream = await this.streams.lock(tx, executionId, batch.userId);
+      if (stream.deleted) return;
       const fresh = await this.unstored(tx, executionId, lines.filter((l) => l.sequence > stream.stored_through), stream.line_count);
       const rows = contiguousRuns(fresh).flatMap((run) => groupsOf(run, MAX_ROW_LINES, MAX_ROW_BYTES));
-      for (const row of rows) await this.chunks.insert(tx, executionId, row);
+      let addedBytes = 0;
+      for (const row of rows) addedBytes += await this.chunks.insert(tx, executionId, row);
       const storedThrough = await this.storedThrough(tx, executionId, stream, rows);
       const lineCount = Math.max(stream.line_count, fresh.at(-1)?.sequence ?? 0);
       let finalSequence = stream.final_sequence;
@@ -150,7 +155,7 @@ export class LogStore implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
         finalSequence ??= batch.finalSequence ?? lineCount;
       }
       complete ||= finalSequence !== null && storedThrough >= finalSequence;
-      await this.streams.saveProgress(tx, executionId, { stored_through: storedThrough, line_count: lineCount, final_sequence: finalSequence, complete });
+      await this.streams.saveProgress(tx, executionId, { stored_through: storedThrough, line_count: lineCount, final_sequence: finalSequence, complete }, addedBytes);
     });
   }
 
@@ -186,25 +191,29 @@ export class LogStore implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
    * missing sequence (unless `throughHoles`), at `limit` lines or at about `maxBytes`.
    * Reads a few rows at a time, never more than it needs.
    */
-  async read(executionId: string, afterSequence: number, options: ReadOptions = {}): Promise<OutputLine[]> {
-    const { limit = Number.MAX_SAFE_INTEGER, maxBytes = Number.MAX_SAFE_INTEGER, throughHoles = false } = options;
+  async read(executionId: string, afterSequence: number, options: ReadOptions = {}): Promise<LogRead> {
+    const { limit = Number.MAX_SAFE_INTEGER, maxBytes = Number.MAX_SAFE_INTEGER, throughHoles = false, streams } = options;
     const lines: OutputLine[] = [];
     let after = afterSequence;
     let bytes = 0;
     for (;;) {
       const rows = await this.chunks.rowsAfter(executionId, after, ROWS_PER_READ);
       for (const row of rows) {
-        if (!throughHoles && row.firstSequence > after + 1) return lines;
+        if (!throughHoles && row.firstSequence > after + 1) return { lines, through: after };
         for (const line of JSON.parse(row.lines) as OutputLine[]) {
           if (line.sequence <= after) continue;
+          if (streams && !streams.has(line.stream)) {
+            after = line.sequence;
+            continue;
+          }
           bytes += lineBytes(line);
-          if (lines.length && bytes > maxBytes) return lines;
+          if (lines.length && bytes > maxBytes) return { lines, through: after };
           lines.push(line);
           after = line.sequence;
-          if (lines.length >= limit) return lines;
+          if (lines.length >= limit) return { lines, through: after };
         }
       }
-      if (rows.length < ROWS_PER_READ) return lines;
+      if (rows.length < ROWS_PER_READ) return { lines, through: after };
     }
   }
 }

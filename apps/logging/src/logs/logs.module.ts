@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { LogAccess } from './log-access.service.js';
 import { LiveTails } from './live-tails.service.js';
 import { LogChunksRepository } from './log-chunks.repository.js';
 import { LogStore } from './log-store.service.js';
@@ -7,6 +8,7 @@ import { LogsGrpcController } from './logs.grpc.js';
 
 @Module({
   controllers: [LogsGrpcController],
-  providers: [LogStore, LiveTails, LogStreamsRepository, LogChunksRepository],
+  providers: [LogStore, LiveTails, LogAccess, LogStreamsRepository, LogChunksRepository],
+  exports: [LogStore, LogAccess, LogStreamsRepository, LogChunksRepository],
 })
 export class LogsModule {}
