@@ -33,7 +33,7 @@ export class SearchService {
   ) {}
 
   async searchLogs(caller: Caller, request: SearchLogsRequest): Promise<SearchLogsResponse> {
-    const query = await this.query(request.query);
+    const query = await this.checkedQuery(request.query);
     const scope = ownerScope(caller, request.filter);
     const filter = runFilterOf(request.filter);
     const streams = this.streams(request.streams);
@@ -74,7 +74,7 @@ export class SearchService {
 
   /** Matching lines of one log (already authorized), by sequence, a window of rows at a time. */
   async searchLog(request: SearchLogRequest): Promise<SearchLogResponse> {
-    const query = await this.query(request.query);
+    const query = await this.checkedQuery(request.query);
     const streams = this.streams(request.streams);
     const limit = this.pageSize(request.limit, 1000, 100);
     const deadline = this.deadline(request.timeLimitMs);
@@ -91,7 +91,7 @@ export class SearchService {
     }
   }
 
-  private async query(text: string): Promise<string> {
+  private async checkedQuery(text: string): Promise<string> {
     const query = checkQuery(text);
     if (!(await this.repository.hasTerms(query))) throw invalidArgument(`nothing in "${query}" can be searched for (only punctuation?). Write ${QUERY_SYNTAX}`, { q: 'give a word to find' });
     return query;
