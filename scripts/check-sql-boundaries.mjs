@@ -29,7 +29,6 @@ const KNOWN = new Set([
   'apps/execution/src/runs/runs.service.ts',
   'apps/execution/src/sessions/session-port.ts',
   'apps/execution/src/sessions/sessions.service.ts',
-  'apps/logging/src/logs/log-store.service.ts',
 ]);
 
 function sources(dir) {

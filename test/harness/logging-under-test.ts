@@ -9,8 +9,9 @@ import { loadConfig } from '#common/config.js';
 import { openDatabase } from '#common/database.js';
 import { PROTO_ROOT } from '#common/paths.js';
 import { startServiceApp } from '#common/service-app.js';
-import type { OutputLine } from '#contracts/events.js';
+import type { OutputLine, RunSnapshot } from '#contracts/events.js';
 import type { LogChunk } from '#contracts/generated/scriptorium/logging/v1/logging.js';
+import type { Level } from '#contracts/levels.js';
 import { Subjects } from '#contracts/subjects.js';
 import { accessToken, GRPC_LOADER, startVerificationKeys } from './catalog-under-test.js';
 import { freePort } from './net.js';
@@ -36,6 +37,12 @@ export interface LoggingUnderTest {
   getLog(executionId: string, afterSequence?: number, limit?: number): Promise<LogChunk>;
   /** A TailLog call: every message it sent, until it ends or `cancelAfterMs` passed (then cancelled). */
   tail(executionId: string, options: { afterSequence?: number; follow: boolean; cancelAfterMs?: number; onMessage?: (m: LogChunk) => void }): Promise<LogChunk[]>;
+  /** A unary call of any LoggingService method, as `userId` (operator) unless `as` names another caller. */
+  call<T>(method: string, request: object, as?: { userId: string; level: string }): Promise<T>;
+  /** A server-streaming call: every message until it ends. */
+  collect<T>(method: string, request: object, as?: { userId: string; level: string }): Promise<T[]>;
+  /** Publishes a run event (run.created, or run.updated for a later state) of `userId`'s run unless the run names another owner. */
+  run(subject: 'created' | 'updated', run: Partial<RunSnapshot> & { executionId: string }, occurredAt?: string): void;
   /** The stream's row, as stored. */
   stream(executionId: string): Promise<{ stored_through: number; final_sequence: number | null; complete: boolean } | undefined>;
   close(): Promise<void>;
@@ -47,7 +54,7 @@ export function lines(from: number, to: number, text = (n: number) => `line ${n}
 }
 
 /** Starts logging on `pg` (a new server when absent, stopped by close), called as `userId` (a new one when absent). */
-export async function startLoggingUnderTest(options: { pg?: TestPostgres; userId?: string } = {}): Promise<LoggingUnderTest> {
+export async function startLoggingUnderTest(options: { pg?: TestPostgres; userId?: string; env?: Record<string, string> } = {}): Promise<LoggingUnderTest> {
   const given = options.pg;
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pg = given ?? (await startPostgres());
@@ -55,7 +62,7 @@ export async function startLoggingUnderTest(options: { pg?: TestPostgres; userId
   const grpcPort = await freePort();
   const config = loadConfig(
     LoggingConfig,
-    { DATABASE_URL: pg.url, NATS_URL: 'inproc://', GRPC_LISTEN: `127.0.0.1:${grpcPort}`, HTTP_PORT: '0', DATABASE_POOL_SIZE: '4', AUTH_GRPC_URL: `127.0.0.1:${auth.port}` },
+    { DATABASE_URL: pg.url, NATS_URL: 'inproc://', GRPC_LISTEN: `127.0.0.1:${grpcPort}`, HTTP_PORT: '0', DATABASE_POOL_SIZE: '4', AUTH_GRPC_URL: `127.0.0.1:${auth.port}`, ...options.env },
     loggingApp.required,
   );
   let db: DataSource | undefined;
@@ -73,10 +80,11 @@ export async function startLoggingUnderTest(options: { pg?: TestPostgres; userId
     const proto = grpc.loadPackageDefinition(protoLoader.loadSync(join(PROTO_ROOT, 'scriptorium/logging/v1/logging.proto'), GRPC_LOADER)) as any;
     const client: Client = new proto.scriptorium.logging.v1.LoggingService(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
     const userId = options.userId ?? randomUUID();
-    const token = accessToken(privateKey, 'test-key', { username: 'runner', level: 'operator', lang: 'en', subject: userId, expiresIn: 300 });
-    const metadata = () => {
+    const tokenOf = (subject: string, level: string) => accessToken(privateKey, 'test-key', { username: subject === userId ? 'runner' : `user-${subject.slice(0, 8)}`, level: level as Level, lang: 'en', subject, expiresIn: 300 });
+    const token = tokenOf(userId, 'operator');
+    const metadata = (as?: { userId: string; level: string }) => {
       const m = new grpc.Metadata();
-      m.set('authorization', `Bearer ${token}`);
+      m.set('authorization', `Bearer ${as ? tokenOf(as.userId, as.level) : token}`);
       return m;
     };
     const database = db;
@@ -87,6 +95,22 @@ export async function startLoggingUnderTest(options: { pg?: TestPostgres; userId
       userId,
       output(executionId, batch, final) {
         bus.publish(Subjects.outputProduced, { executionId, userId, lines: batch, final: final !== undefined, ...final });
+      },
+      call(method, request, as) {
+        return new Promise((resolve, reject) => client[method](request, metadata(as), (e: Error | null, r: any) => (e ? reject(e) : resolve(r))));
+      },
+      collect(method, request, as) {
+        return new Promise((resolve, reject) => {
+          const messages: any[] = [];
+          const call = client[method](request, metadata(as)) as grpc.ClientReadableStream<unknown>;
+          call.on('data', (m) => messages.push(m));
+          call.on('error', reject);
+          call.on('end', () => resolve(messages));
+        });
+      },
+      run(subject, run, occurredAt = new Date().toISOString()) {
+        const snapshot: RunSnapshot = { scriptId: 'tests/script.py', userId, state: 'queued', stateReason: '', progress: 0, progressMessage: '', exitCode: null, version: 1, ...run };
+        bus.publish(subject === 'created' ? Subjects.runCreated : Subjects.runUpdated, { run: snapshot, occurredAt } as never);
       },
       getLog(executionId, afterSequence = 0, limit = 0) {
         return new Promise((resolve, reject) =>

@@ -30,7 +30,8 @@ export interface AllInOne {
   abandon(): void;
 }
 
-const SERVICES = [authApp, catalogApp, loggingApp, executionApp, backupApp] as ServiceApp<ServiceConfig>[];
+// Each app has its own config class; the launcher handles them as their common base.
+const SERVICES = [authApp, catalogApp, loggingApp, executionApp, backupApp] as unknown as ServiceApp<ServiceConfig>[];
 
 /** In-flight HTTP requests get this long to finish at shutdown before their connections are closed. */
 const HTTP_DRAIN_MS = 1000;

@@ -5,9 +5,13 @@ import { LoggingConfig } from './logging.config.js';
 import { LogChunkRecord } from './logs/log-chunk.entity.js';
 import { LogStream } from './logs/log-stream.entity.js';
 import { LogsModule } from './logs/logs.module.js';
+import { LogRun } from './runs/log-run.entity.js';
+import { RunsModule } from './runs/runs.module.js';
+import { SearchModule } from './search/search.module.js';
 import { CreateLogs1764000000000 } from './migrations/1764000000000-create-logs.js';
 import { LogChunksAsText1764400000000 } from './migrations/1764400000000-log-chunks-as-text.js';
 import { ContiguousLogRows1765000000000 } from './migrations/1765000000000-contiguous-log-rows.js';
+import { RunContextSearchRetention1766000000000 } from './migrations/1766000000000-run-context-search-retention.js';
 
 @Module({})
 class LoggingAppModule {}
@@ -16,9 +20,11 @@ export const loggingApp: ServiceApp<LoggingConfig> = {
   name: 'logging',
   configClass: LoggingConfig,
   required: ['AUTH_GRPC_URL'],
-  schema: { schema: 'logging', entities: [LogStream, LogChunkRecord], migrations: [CreateLogs1764000000000, LogChunksAsText1764400000000, ContiguousLogRows1765000000000] },
+  schema: { schema: 'logging', entities: [LogStream, LogChunkRecord, LogRun],
+    migrations: [CreateLogs1764000000000, LogChunksAsText1764400000000, ContiguousLogRows1765000000000, RunContextSearchRetention1766000000000],
+  },
   module: (deps) => ({
     module: LoggingAppModule,
-    imports: [ServiceCoreModule.forRoot(deps), ServiceAuthModule.forRoot(deps.config.AUTH_GRPC_URL!), LogsModule],
+    imports: [ServiceCoreModule.forRoot(deps), ServiceAuthModule.forRoot(deps.config.AUTH_GRPC_URL!), LogsModule, RunsModule, SearchModule],
   }),
 };

@@ -21,6 +21,24 @@ export interface RunSnapshot {
   exitCode: number | null;
   /** Monotonic per execution: a consumer drops a snapshot older than the one it has. */
   version: number;
+  /**
+   * The run's context, kept by logging beside its log (search, export, statistics, retention).
+   * Optional so older publishers still fit; logging derives what is missing (the group from
+   * `scriptId`, start and end from the events' times).
+   */
+  scriptName?: string;
+  groupId?: string;
+  username?: string;
+  /** The owner's level when the run was submitted (retention policies by level). */
+  userLevel?: string;
+  projectId?: string;
+  projectName?: string;
+  /** The parameters as given, with every secret already masked by the publisher. */
+  parameters?: Record<string, unknown>;
+  createdAt?: string;
+  startedAt?: string | null;
+  finishedAt?: string | null;
+  durationMs?: number | null;
 }
 
 export interface RunCreatedEvent extends EventEnvelope {

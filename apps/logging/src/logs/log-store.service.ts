@@ -1,12 +1,13 @@
 import { Injectable, type BeforeApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager, MoreThan } from 'typeorm';
-import type { OutputLine, OutputProducedEvent, RunCreatedEvent } from '#contracts/events.js';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { OutputLine, OutputProducedEvent } from '#contracts/events.js';
 import { Subjects } from '#contracts/subjects.js';
 import { EventBus } from '#common/bus.js';
 import { contiguousRuns, groupsOf, lineBytes } from './line-batches.js';
-import { LogChunkRecord } from './log-chunk.entity.js';
-import { LogStream } from './log-stream.entity.js';
+import { LogChunksRepository } from './log-chunks.repository.js';
+import type { LogStream } from './log-stream.entity.js';
+import { LogStreamsRepository, type StreamProgress } from './log-streams.repository.js';
 
 /** Lines per stored row: large enough that a flood is few writes, small enough that a reader parses little it does not need. */
 export const MAX_ROW_LINES = 5000;
@@ -25,6 +26,14 @@ export interface ReadOptions {
    * (a lost run); otherwise a read stops at the first hole, so no line is ever skipped.
    */
   throughHoles?: boolean;
+  /** Only lines of these streams (stdout, stderr, system); the others are passed over. */
+  streams?: ReadonlySet<string>;
+}
+
+export interface LogRead {
+  lines: OutputLine[];
+  /** Every line up to this sequence was considered: with a streams filter, past the last line returned. */
+  through: number;
 }
 
 interface PendingBatch {
@@ -35,13 +44,6 @@ interface PendingBatch {
   lost: boolean;
   /** The events merged into this batch, told when it is stored (or failed to be). */
   waiting: { stored: () => void; failed: (error: unknown) => void }[];
-}
-
-interface StreamRow {
-  stored_through: number;
-  line_count: number;
-  final_sequence: number | null;
-  complete: boolean;
 }
 
 /**
@@ -60,12 +62,13 @@ export class LogStore implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly bus: EventBus,
+    private readonly streams: LogStreamsRepository,
+    private readonly chunks: LogChunksRepository,
   ) {}
 
   onModuleInit() {
     this.unsubscribe = [
       this.bus.subscribe(Subjects.outputProduced, (e) => this.accept(e), { queue: 'logging' }),
-      this.bus.subscribe(Subjects.runCreated, (e) => this.register(e), { queue: 'logging' }),
     ];
   }
 
@@ -76,13 +79,6 @@ export class LogStore implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   /** Shutdown: the batches already accepted are written before the database closes. */
   async beforeApplicationShutdown() {
     while (this.drains.size) await Promise.all([...this.drains]);
-  }
-
-  private async register(event: RunCreatedEvent) {
-    await this.db.query(
-      `INSERT INTO logging.log_streams (execution_id, user_id) VALUES ($1, $2) ON CONFLICT (execution_id) DO NOTHING`,
-      [event.run.executionId, event.run.userId],
-    );
   }
 
   /** Resolves once the event's lines are stored (the bus acknowledges a durable event then, not before). */
@@ -140,23 +136,12 @@ export class LogStore implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     for (const line of batch.lines) if (Number.isInteger(line.sequence) && line.sequence > 0 && !bySequence.has(line.sequence)) bySequence.set(line.sequence, line);
     const lines = [...bySequence.values()].sort((a, b) => a.sequence - b.sequence);
     await this.db.transaction(async (tx) => {
-      // The no-op update locks the row (created if need be) and returns it, in one round trip.
-      const [stream]: StreamRow[] = await tx.query(
-        `INSERT INTO logging.log_streams (execution_id, user_id) VALUES ($1, $2)
-         ON CONFLICT (execution_id) DO UPDATE SET user_id = log_streams.user_id
-         RETURNING stored_through, line_count, final_sequence, complete`,
-        [executionId, batch.userId],
-      );
+      const stream = await this.streams.lock(tx, executionId, batch.userId);
+      if (stream.deleted) return;
       const fresh = await this.unstored(tx, executionId, lines.filter((l) => l.sequence > stream.stored_through), stream.line_count);
       const rows = contiguousRuns(fresh).flatMap((run) => groupsOf(run, MAX_ROW_LINES, MAX_ROW_BYTES));
-      for (const row of rows) {
-        await tx.query(`INSERT INTO logging.log_chunks (execution_id, first_sequence, last_sequence, lines) VALUES ($1, $2, $3, $4)`, [
-          executionId,
-          row[0].sequence,
-          row.at(-1)!.sequence,
-          JSON.stringify(row),
-        ]);
-      }
+      let addedBytes = 0;
+      for (const row of rows) addedBytes += await this.chunks.insert(tx, executionId, row);
       const storedThrough = await this.storedThrough(tx, executionId, stream, rows);
       const lineCount = Math.max(stream.line_count, fresh.at(-1)?.sequence ?? 0);
       let finalSequence = stream.final_sequence;
@@ -170,21 +155,14 @@ export class LogStore implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
         finalSequence ??= batch.finalSequence ?? lineCount;
       }
       complete ||= finalSequence !== null && storedThrough >= finalSequence;
-      await tx.query(
-        `UPDATE logging.log_streams SET stored_through = $2, line_count = $3, final_sequence = $4, complete = $5 WHERE execution_id = $1`,
-        [executionId, storedThrough, lineCount, finalSequence, complete],
-      );
+      await this.streams.saveProgress(tx, executionId, { stored_through: storedThrough, line_count: lineCount, final_sequence: finalSequence, complete }, addedBytes);
     });
   }
 
   /** `sorted` without the lines whose sequence a stored row already holds (none past `highestStored`). */
   private async unstored(tx: EntityManager, executionId: string, sorted: OutputLine[], highestStored: number): Promise<OutputLine[]> {
     if (!sorted.length || sorted[0].sequence > highestStored) return sorted;
-    const stored: { first_sequence: number; last_sequence: number }[] = await tx.query(
-      `SELECT first_sequence, last_sequence FROM logging.log_chunks
-       WHERE execution_id = $1 AND last_sequence >= $2 AND first_sequence <= $3 ORDER BY first_sequence`,
-      [executionId, sorted[0].sequence, sorted.at(-1)!.sequence],
-    );
+    const stored = await this.chunks.storedRanges(tx, executionId, sorted[0].sequence, sorted.at(-1)!.sequence);
     let r = 0;
     return sorted.filter((line) => {
       while (r < stored.length && stored[r].last_sequence < line.sequence) r++;
@@ -193,7 +171,7 @@ export class LogStore implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
   }
 
   /** How far the log is stored without a hole once `rows` (sorted) are added. */
-  private async storedThrough(tx: EntityManager, executionId: string, stream: StreamRow, rows: OutputLine[][]): Promise<number> {
+  private async storedThrough(tx: EntityManager, executionId: string, stream: StreamProgress, rows: OutputLine[][]): Promise<number> {
     if (!rows.length || rows[0][0].sequence !== stream.stored_through + 1) return stream.stored_through;
     // Nothing was stored past the hole-free part: the new rows alone say how far it reaches.
     if (stream.line_count === stream.stored_through) {
@@ -201,19 +179,11 @@ export class LogStore implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       for (const row of rows) if (row[0].sequence === through + 1) through = row.at(-1)!.sequence;
       return through;
     }
-    const [{ through }]: { through: number }[] = await tx.query(
-      `WITH RECURSIVE run(last_sequence) AS (
-         SELECT $2::integer
-         UNION ALL
-         SELECT c.last_sequence FROM run JOIN logging.log_chunks c ON c.execution_id = $1 AND c.first_sequence = run.last_sequence + 1
-       ) SELECT max(last_sequence)::integer AS through FROM run`,
-      [executionId, stream.stored_through],
-    );
-    return through;
+    return this.chunks.contiguousFrom(tx, executionId, stream.stored_through);
   }
 
   findStream(executionId: string): Promise<LogStream | null> {
-    return this.db.getRepository(LogStream).findOneBy({ executionId });
+    return this.streams.find(executionId);
   }
 
   /**
@@ -221,30 +191,29 @@ export class LogStore implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
    * missing sequence (unless `throughHoles`), at `limit` lines or at about `maxBytes`.
    * Reads a few rows at a time, never more than it needs.
    */
-  async read(executionId: string, afterSequence: number, options: ReadOptions = {}): Promise<OutputLine[]> {
-    const { limit = Number.MAX_SAFE_INTEGER, maxBytes = Number.MAX_SAFE_INTEGER, throughHoles = false } = options;
+  async read(executionId: string, afterSequence: number, options: ReadOptions = {}): Promise<LogRead> {
+    const { limit = Number.MAX_SAFE_INTEGER, maxBytes = Number.MAX_SAFE_INTEGER, throughHoles = false, streams } = options;
     const lines: OutputLine[] = [];
     let after = afterSequence;
     let bytes = 0;
     for (;;) {
-      const rows = await this.db.getRepository(LogChunkRecord).find({
-        where: { executionId, lastSequence: MoreThan(after) },
-        // Rows never overlap, so this is sequence order too, and the (execution_id, last_sequence) index serves it.
-        order: { lastSequence: 'ASC' },
-        take: ROWS_PER_READ,
-      });
+      const rows = await this.chunks.rowsAfter(executionId, after, ROWS_PER_READ);
       for (const row of rows) {
-        if (!throughHoles && row.firstSequence > after + 1) return lines;
+        if (!throughHoles && row.firstSequence > after + 1) return { lines, through: after };
         for (const line of JSON.parse(row.lines) as OutputLine[]) {
           if (line.sequence <= after) continue;
+          if (streams && !streams.has(line.stream)) {
+            after = line.sequence;
+            continue;
+          }
           bytes += lineBytes(line);
-          if (lines.length && bytes > maxBytes) return lines;
+          if (lines.length && bytes > maxBytes) return { lines, through: after };
           lines.push(line);
           after = line.sequence;
-          if (lines.length >= limit) return lines;
+          if (lines.length >= limit) return { lines, through: after };
         }
       }
-      if (rows.length < ROWS_PER_READ) return lines;
+      if (rows.length < ROWS_PER_READ) return { lines, through: after };
     }
   }
 }

@@ -30,6 +30,20 @@ export class LogStream {
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
+
+  /** Bytes of the stored rows (as JSON text): size caps and statistics. */
+  @Column({ name: 'stored_bytes', type: 'bigint', default: 0, transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  storedBytes: number;
+
+  /** When the lines were deleted (retention or a person); the row stays so the run can say so. */
+  @Column({ name: 'deleted_at', type: 'timestamptz', nullable: true })
+  deletedAt: Date | null;
+
+  @Column({ name: 'deleted_by', type: 'text', default: '' })
+  deletedBy: string;
+
+  @Column({ name: 'deletion_reason', type: 'text', default: '' })
+  deletionReason: string;
 }
 
 /** The last sequence a reader of a complete log has to reach. */

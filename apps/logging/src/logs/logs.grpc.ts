@@ -1,18 +1,19 @@
 import { Controller } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
 import type { Metadata } from '@grpc/grpc-js';
 import { Observable } from 'rxjs';
 import {
-  LoggingServiceControllerMethods,
   type GetLogRequest,
   type LogChunk,
+  type ReadLogRequest,
   type LoggingServiceController,
   type TailLogRequest,
 } from '#contracts/generated/scriptorium/logging/v1/logging.js';
 import type { OutputLine } from '#contracts/events.js';
-import { callerOf, type Caller } from '#common/auth.js';
-import { notFound } from '#common/errors.js';
-import { isUuid } from '#common/ids.js';
+import { callerOf } from '#common/auth.js';
 import { groupsOf } from './line-batches.js';
+import { deletionOf, streamFilter } from './log-access.js';
+import { LogAccess } from './log-access.service.js';
 import { LiveTails } from './live-tails.service.js';
 import { LogStore } from './log-store.service.js';
 import { endOf, type LogStream } from './log-stream.entity.js';
@@ -33,19 +34,27 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lastSequenceOf = (lines: OutputLine[]) => lines.reduce((max, l) => Math.max(max, l.sequence), 0);
 
 @Controller()
-@LoggingServiceControllerMethods()
-export class LogsGrpcController implements LoggingServiceController {
+export class LogsGrpcController implements Pick<LoggingServiceController, 'getLog' | 'readLog' | 'tailLog'> {
   constructor(
     private readonly store: LogStore,
     private readonly live: LiveTails,
+    private readonly access: LogAccess,
   ) {}
 
-  async getLog(request: GetLogRequest, metadata?: Metadata): Promise<LogChunk> {
-    const stream = await this.authorizedStream(callerOf(metadata), request.executionId, 0);
+  @GrpcMethod('LoggingService', 'getLog')
+  getLog(request: GetLogRequest, metadata?: Metadata): Promise<LogChunk> {
+    return this.readLog({ ...request, streams: [] }, metadata);
+  }
+
+  @GrpcMethod('LoggingService', 'readLog')
+  async readLog(request: ReadLogRequest, metadata?: Metadata): Promise<LogChunk> {
+    const streams = streamFilter(request.streams);
+    const stream = await this.access.readableStream(callerOf(metadata), request.executionId, 0);
+    const deletion = deletionOf(stream);
+    if (deletion) return { executionId: request.executionId, lines: [], complete: true, throughSequence: request.afterSequence, deletion };
     const limit = request.limit > 0 ? Math.min(request.limit, MAX_MESSAGE_LINES) : MAX_MESSAGE_LINES;
-    const lines = await this.store.read(request.executionId, request.afterSequence, { limit, maxBytes: MAX_MESSAGE_BYTES, throughHoles: stream.complete });
-    const lastSent = lines.at(-1)?.sequence ?? request.afterSequence;
-    return { executionId: request.executionId, lines, complete: stream.complete && lastSent >= endOf(stream) };
+    const { lines, through } = await this.store.read(request.executionId, request.afterSequence, { limit, maxBytes: MAX_MESSAGE_BYTES, throughHoles: stream.complete, streams });
+    return { executionId: request.executionId, lines, complete: stream.complete && through >= endOf(stream), throughSequence: through, deletion: undefined };
   }
 
   /**
@@ -58,6 +67,7 @@ export class LogsGrpcController implements LoggingServiceController {
    * read again when idle). `complete` is sent once the log is complete and its last line
    * was sent. Every line is sent once, in order, with no gap.
    */
+  @GrpcMethod('LoggingService', 'tailLog')
   tailLog(request: TailLogRequest, metadata?: Metadata): Observable<LogChunk> {
     const caller = callerOf(metadata);
     const { executionId } = request;
@@ -83,18 +93,18 @@ export class LogsGrpcController implements LoggingServiceController {
         }
         if (!next.length) return;
         lastSent = next.at(-1)!.sequence;
-        for (const group of groupsOf(next, MAX_MESSAGE_LINES, MAX_MESSAGE_BYTES)) observer.next({ executionId, lines: group, complete: false });
+        for (const group of groupsOf(next, MAX_MESSAGE_LINES, MAX_MESSAGE_BYTES)) observer.next({ executionId, lines: group, complete: false, throughSequence: group.at(-1)!.sequence, deletion: undefined });
       };
       const finish = (complete: boolean) => {
         if (done) return;
-        observer.next({ executionId, lines: [], complete });
+        observer.next({ executionId, lines: [], complete, throughSequence: lastSent, deletion: undefined });
         done = true;
         observer.complete();
       };
       const replay = async (upTo: number, throughHoles: boolean) => {
         while (!done && lastSent < upTo) {
           const before = lastSent;
-          const lines = await this.store.read(executionId, lastSent, { limit: Math.min(MAX_MESSAGE_LINES, upTo - lastSent), maxBytes: MAX_MESSAGE_BYTES, throughHoles });
+          const { lines } = await this.store.read(executionId, lastSent, { limit: Math.min(MAX_MESSAGE_LINES, upTo - lastSent), maxBytes: MAX_MESSAGE_BYTES, throughHoles });
           send(lines.filter((l) => l.sequence <= upTo), throughHoles);
           if (lastSent === before) return;
         }
@@ -146,7 +156,13 @@ export class LogsGrpcController implements LoggingServiceController {
           done = true;
         });
       };
-      enqueue(() => this.authorizedStream(caller, executionId, request.follow ? REGISTRATION_WAIT_MS : 0));
+      enqueue(async () => {
+        const deletion = deletionOf(await this.access.readableStream(caller, executionId, request.follow ? REGISTRATION_WAIT_MS : 0));
+        if (!deletion) return;
+        observer.next({ executionId, lines: [], complete: true, throughSequence: lastSent, deletion });
+        done = true;
+        observer.complete();
+      });
       const liveSubscription = request.follow
         ? this.live.follow(executionId).subscribe((event) =>
             enqueue(async () => {
@@ -168,22 +184,5 @@ export class LogsGrpcController implements LoggingServiceController {
         liveSubscription?.unsubscribe();
       };
     });
-  }
-
-  private async authorizedStream(caller: Caller, executionId: string, waitMs: number): Promise<LogStream> {
-    // Not an id this platform issues: it names no log (and must not reach a uuid column).
-    if (!isUuid(executionId)) throw notFound(`No log for execution ${executionId}`);
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      const stream = await this.store.findStream(executionId);
-      if (stream) {
-        // Someone else's run is reported as missing, so ids cannot be probed.
-        if (stream.userId !== caller.userId && caller.level !== 'admin') break;
-        return stream;
-      }
-      if (Date.now() >= deadline) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    throw notFound(`No log for execution ${executionId}`);
   }
 }
