@@ -8,6 +8,7 @@ import { LogsModule } from './logs/logs.module.js';
 import { CreateLogs1764000000000 } from './migrations/1764000000000-create-logs.js';
 import { LogChunksAsText1764400000000 } from './migrations/1764400000000-log-chunks-as-text.js';
 import { ContiguousLogRows1765000000000 } from './migrations/1765000000000-contiguous-log-rows.js';
+import { SchemaTransferModule } from '#common/schema-transfer/schema-transfer.module.js';
 
 @Module({})
 class LoggingAppModule {}
@@ -19,6 +20,6 @@ export const loggingApp: ServiceApp<LoggingConfig> = {
   schema: { schema: 'logging', entities: [LogStream, LogChunkRecord], migrations: [CreateLogs1764000000000, LogChunksAsText1764400000000, ContiguousLogRows1765000000000] },
   module: (deps) => ({
     module: LoggingAppModule,
-    imports: [ServiceCoreModule.forRoot(deps), ServiceAuthModule.forRoot(deps.config.AUTH_GRPC_URL!), LogsModule],
+    imports: [ServiceCoreModule.forRoot(deps), ServiceAuthModule.forRoot(deps.config.AUTH_GRPC_URL!), LogsModule, SchemaTransferModule.forService('logging', loggingApp.schema)],
   }),
 };
