@@ -7,6 +7,7 @@ import { CreateCatalog1764100000000 } from './migrations/1764100000000-create-ca
 import { CatalogEdits1764200000000 } from './migrations/1764200000000-catalog-edits.js';
 import { CatalogGroup, CatalogScript } from './scripts/catalog.entities.js';
 import { ScriptsModule } from './scripts/scripts.module.js';
+import { MetadataService } from './metadata/metadata.service.js';
 import { SchemaTransferModule } from '#common/schema-transfer/schema-transfer.module.js';
 
 @Module({})
@@ -23,6 +24,6 @@ export const catalogApp: ServiceApp<CatalogConfig> = {
   },
   module: (deps) => ({
     module: CatalogAppModule,
-    imports: [ServiceCoreModule.forRoot(deps), ServiceAuthModule.forRoot(deps.config.AUTH_GRPC_URL!), ScriptsModule, SchemaTransferModule.forService('catalog', catalogApp.schema)],
+    imports: [ServiceCoreModule.forRoot(deps), ServiceAuthModule.forRoot(deps.config.AUTH_GRPC_URL!), ScriptsModule, SchemaTransferModule.forService('catalog', catalogApp.schema, { afterImport: (app) => app.get(MetadataService, { strict: false }).reloadEdits() })],
   }),
 };

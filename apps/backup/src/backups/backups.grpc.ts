@@ -16,7 +16,7 @@ import {
   type VerifyBackupRequest,
 } from '#contracts/generated/scriptorium/backup/v1/backup.js';
 import { GrpcMethod } from '@nestjs/microservices';
-import { callerOf, requireLevel, type Caller } from '#common/auth.js';
+import { callerOf, Public, requireLevel, TokenVerifier, type Caller } from '#common/auth.js';
 import { DomainError, toGrpcError } from '#common/errors.js';
 import { rootLogger } from '#common/logger.js';
 import { GrpcPackages } from '#contracts/grpc-packages.js';
@@ -51,7 +51,10 @@ const admin = (metadata: Metadata | undefined, what: string): Caller => {
 /** BackupService over gRPC: admins only. */
 @Controller()
 export class BackupsGrpcController {
-  constructor(private readonly backups: BackupsService) {}
+  constructor(
+    private readonly backups: BackupsService,
+    private readonly verifier: TokenVerifier,
+  ) {}
 
   @GrpcMethod(SERVICE, 'CreateBackup')
   async createBackup(_request: object, metadata?: Metadata): Promise<Backup> {
@@ -113,11 +116,15 @@ export class BackupsGrpcController {
     return this.backups.updateSettings(request, admin(metadata, 'Changing the backup settings'));
   }
 
-  // Read from the call itself, so the destination's pace holds the sender back.
+  // Read from the call itself, so the destination's pace holds the sender back. Nest lets an
+  // error of a guard on such a handler escape unhandled: it checks its caller itself.
+  @Public()
   @GrpcStreamCall(SERVICE, 'UploadBackup')
   uploadBackup(call: ServerReadableStream<ArchiveChunk, Backup>, callback: sendUnaryData<Backup>): void {
     const work = async () => {
-      const caller = admin(call.metadata, 'Uploading a backup');
+      const authorization = call.metadata.get('authorization')[0];
+      const caller = await this.verifier.verify(authorization ? String(authorization) : undefined);
+      requireLevel(caller, 'admin', 'Uploading a backup');
       async function* bytes(): AsyncGenerator<Buffer> {
         for await (const chunk of call as AsyncIterable<ArchiveChunk>) yield Buffer.from(chunk.data);
       }

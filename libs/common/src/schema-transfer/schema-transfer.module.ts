@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { ServiceSchema } from '../database.js';
@@ -8,6 +9,8 @@ import { SchemaTransfer } from './schema-transfer.service.js';
 export interface SchemaTransferRegistration {
   excludedTables?: string[];
   filesDir?: string;
+  /** Refreshes what the service keeps in memory from its tables, once an import replaced them. */
+  afterImport?: (app: ModuleRef) => Promise<void> | void;
 }
 
 /**
@@ -23,14 +26,15 @@ export class SchemaTransferModule {
       providers: [
         {
           provide: SchemaTransfer,
-          inject: [getDataSourceToken()],
-          useFactory: (dataSource: DataSource) =>
-            new SchemaTransfer(dataSource, {
-              service,
-              schema: schema.schema,
-              migrations: schema.migrations.map((m) => (m as unknown as { name: string }).name),
-              ...registration,
-            }),
+          inject: [getDataSourceToken(), ModuleRef],
+          useFactory: (dataSource: DataSource, app: ModuleRef) => {
+            const { afterImport, ...options } = registration;
+            return new SchemaTransfer(
+              dataSource,
+              { service, schema: schema.schema, migrations: schema.migrations.map((m) => (m as unknown as { name: string }).name), ...options },
+              afterImport && (() => afterImport(app)),
+            );
+          },
         },
       ],
     };

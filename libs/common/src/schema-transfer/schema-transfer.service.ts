@@ -30,6 +30,7 @@ export class SchemaTransfer {
   constructor(
     dataSource: DataSource,
     readonly options: SchemaTransferOptions,
+    private readonly afterImport?: () => Promise<void> | void,
   ) {
     this.repository = new SchemaTransferRepository(dataSource, options.schema);
   }
@@ -59,6 +60,7 @@ export class SchemaTransfer {
       );
     }
     const rows = await this.repository.import(lines, this.excluded);
+    await this.afterImport?.();
     rootLogger().info({ service: this.options.service, rows }, 'schema imported');
     return rows;
   }
