@@ -59,8 +59,9 @@ export async function startAllInOne(env: Record<string, string | undefined> = pr
     LOGGING_GRPC_URL: grpc.logging,
     BACKUP_GRPC_URL: grpc.backup,
     DATA_DIR: dataDir,
-    BACKUP_SOURCE_DIR: join(dataDir, 'projects'),
-    BACKUP_DIR: join(dataDir, 'backups'),
+    BACKUP_DIR: env.BACKUP_DIR ?? join(dataDir, 'backups'),
+    // The services share one process: a token per start lets the backup service reach their schema transfer.
+    SCHEMA_TRANSFER_TOKEN: env.SCHEMA_TRANSFER_TOKEN ?? randomBytes(24).toString('hex'),
     INITIAL_ADMIN_PASSWORD_FILE: passwordFile(dataDir),
   };
   // Until the embedded database is up its URL is unknown: validated with a placeholder.

@@ -13,6 +13,7 @@ import { RefreshTokenRecord } from './tokens/refresh-token.entity.js';
 import { TokensModule } from './tokens/tokens.module.js';
 import { UserRecord } from './users/user.entity.js';
 import { UsersModule } from './users/users.module.js';
+import { SchemaTransferModule } from '#common/schema-transfer/schema-transfer.module.js';
 
 @Module({
   imports: [KeysModule, UsersModule, TokensModule, ApiTokensModule, AuditModule],
@@ -39,7 +40,7 @@ export const authApp: ServiceApp<AuthConfig> = {
   },
   module: (deps) => ({
     module: AuthAppModule,
-    imports: [ServiceCoreModule.forRoot(deps), AuthApiModule],
+    imports: [ServiceCoreModule.forRoot(deps), AuthApiModule, SchemaTransferModule.forService('auth', authApp.schema, { excludedTables: ['signing_keys'] })],
   }),
 };
 

@@ -7,6 +7,8 @@ import { CreateCatalog1764100000000 } from './migrations/1764100000000-create-ca
 import { CatalogEdits1764200000000 } from './migrations/1764200000000-catalog-edits.js';
 import { CatalogGroup, CatalogScript } from './scripts/catalog.entities.js';
 import { ScriptsModule } from './scripts/scripts.module.js';
+import { MetadataService } from './metadata/metadata.service.js';
+import { SchemaTransferModule } from '#common/schema-transfer/schema-transfer.module.js';
 
 @Module({})
 class CatalogAppModule {}
@@ -22,6 +24,6 @@ export const catalogApp: ServiceApp<CatalogConfig> = {
   },
   module: (deps) => ({
     module: CatalogAppModule,
-    imports: [ServiceCoreModule.forRoot(deps), ServiceAuthModule.forRoot(deps.config.AUTH_GRPC_URL!), ScriptsModule],
+    imports: [ServiceCoreModule.forRoot(deps), ServiceAuthModule.forRoot(deps.config.AUTH_GRPC_URL!), ScriptsModule, SchemaTransferModule.forService('catalog', catalogApp.schema, { afterImport: (app) => app.get(MetadataService, { strict: false }).reloadEdits() })],
   }),
 };

@@ -15,6 +15,8 @@ import { ActiveProjectRecord, ProjectRecord } from './projects/project.entity.js
 import { ProjectsModule } from './projects/projects.module.js';
 import { ExecutionRecord } from './runs/execution.entity.js';
 import { RunsModule } from './runs/runs.module.js';
+import { SchemaTransferModule } from '#common/schema-transfer/schema-transfer.module.js';
+import { resolve } from 'node:path';
 
 @Module({})
 class ExecutionAppModule {}
@@ -37,6 +39,7 @@ export const executionApp: ServiceApp<ExecutionConfig> = {
       ProjectsModule,
       RunsModule,
       CodeSessionsModule,
+      SchemaTransferModule.forService('execution', executionApp.schema, { filesDir: resolve(deps.config.DATA_DIR, 'projects') }),
     ],
   }),
 };

@@ -9,6 +9,7 @@ import { HealthController, READINESS_CHECKS, type ReadinessCheck } from '#common
 import { SERVICE_NAMES } from '#contracts/grpc-packages.js';
 import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from '#common/request-context.js';
 import { AuthController } from './auth/auth.controller.js';
+import { BackupsController } from './backups/backups.controller.js';
 import { ClientAddressInterceptor } from './auth/client-address.interceptor.js';
 import { JwtAuthGuard } from './auth/jwt-auth.guard.js';
 import { JwtStrategy } from './auth/jwt.strategy.js';
@@ -57,6 +58,7 @@ export class GatewayModule implements NestModule {
         AuditController,
         ProjectsController,
         CodeSessionsController,
+        BackupsController,
       ],
       providers: [
         ServiceClients,

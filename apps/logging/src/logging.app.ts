@@ -12,6 +12,7 @@ import { CreateLogs1764000000000 } from './migrations/1764000000000-create-logs.
 import { LogChunksAsText1764400000000 } from './migrations/1764400000000-log-chunks-as-text.js';
 import { ContiguousLogRows1765000000000 } from './migrations/1765000000000-contiguous-log-rows.js';
 import { RunContextSearchRetention1766000000000 } from './migrations/1766000000000-run-context-search-retention.js';
+import { SchemaTransferModule } from '#common/schema-transfer/schema-transfer.module.js';
 
 @Module({})
 class LoggingAppModule {}
@@ -25,6 +26,13 @@ export const loggingApp: ServiceApp<LoggingConfig> = {
   },
   module: (deps) => ({
     module: LoggingAppModule,
-    imports: [ServiceCoreModule.forRoot(deps), ServiceAuthModule.forRoot(deps.config.AUTH_GRPC_URL!), LogsModule, RunsModule, SearchModule],
+    imports: [
+      ServiceCoreModule.forRoot(deps),
+      ServiceAuthModule.forRoot(deps.config.AUTH_GRPC_URL!),
+      LogsModule,
+      RunsModule,
+      SearchModule,
+      SchemaTransferModule.forService('logging', loggingApp.schema),
+    ],
   }),
 };

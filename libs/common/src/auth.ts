@@ -6,6 +6,7 @@ import jwt from 'jsonwebtoken';
 import { isLevel, levelAtLeast, type Level } from '#contracts/levels.js';
 import { permissionDenied, unauthenticated } from './errors.js';
 import { setRequestCaller } from './request-context.js';
+import { grpcCallMetadata } from './grpc-call-metadata.js';
 
 /** Who is asking: taken from a verified access token. */
 export interface Caller {
@@ -169,7 +170,7 @@ export class GrpcAuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'rpc') return true;
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()])) return true;
-    const metadata = context.switchToRpc().getContext<Metadata>();
+    const metadata = grpcCallMetadata(context);
     const authorization = metadata.get('authorization')[0];
     const caller = await this.verifier.verify(authorization ? String(authorization) : undefined);
     callers.set(metadata, caller);

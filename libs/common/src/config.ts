@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { plainToInstance, Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, Matches, Max, Min, validateSync } from 'class-validator';
+import { IsIn, IsInt, IsOptional, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
 
 /** Thrown at start-up when the environment is wrong; its message names every bad variable. */
 export class ConfigError extends Error {
@@ -58,6 +58,15 @@ export class ServiceConfig {
   @IsInt({ message: 'OUTBOX_MAX_BYTES must be an integer number of bytes' })
   @Min(1024 * 1024, { message: 'OUTBOX_MAX_BYTES must be at least 1048576 (1 MiB)' })
   OUTBOX_MAX_BYTES: number = 128 * 1024 * 1024;
+
+  /**
+   * Shared by every service of an installation: the backup service presents it to export and
+   * import each service's schema (SchemaTransferService). Unset: this service refuses those calls,
+   * so it can be neither backed up nor restored. all-in-one generates one per start.
+   */
+  @IsOptional()
+  @MinLength(16, { message: 'SCHEMA_TRANSFER_TOKEN must be at least 16 characters (e.g. openssl rand -hex 32)' })
+  SCHEMA_TRANSFER_TOKEN?: string;
 
   // gRPC addresses of the other services, for the apps that call them.
   @IsOptional() @Matches(HOST_PORT, { message: `AUTH_GRPC_URL ${HOST_PORT_MESSAGE}` })

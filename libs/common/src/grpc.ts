@@ -4,8 +4,9 @@ import { Metadata } from '@grpc/grpc-js';
 import { ClientGrpcProxy, ClientsModule, Transport, type GrpcOptions } from '@nestjs/microservices';
 import type { DynamicModule, ExecutionContext } from '@nestjs/common';
 import { catchError, finalize, Observable, throwError } from 'rxjs';
-import { GrpcPackages, type ServiceName } from '#contracts/grpc-packages.js';
+import { GrpcPackages, SchemaTransferPackage, type ServiceName } from '#contracts/grpc-packages.js';
 import { GRPC_PEER } from './errors.js';
+import { grpcCallMetadata } from './grpc-call-metadata.js';
 import { rootLogger } from './logger.js';
 import { PROTO_ROOT } from './paths.js';
 import { currentRequestId, REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from './request-context.js';
@@ -49,8 +50,18 @@ function grpcOptions(service: ServiceName, url: string, channelOptions: Record<s
   };
 }
 
+/** A service's server: its own package, and the schema transfer every service serves (see libs/common/src/schema-transfer). */
 export function grpcServerOptions(service: ServiceName, url: string): GrpcOptions {
-  return grpcOptions(service, url, GRPC_SERVER_CHANNEL_OPTIONS);
+  const options = grpcOptions(service, url, GRPC_SERVER_CHANNEL_OPTIONS);
+  const own = options.options;
+  return {
+    ...options,
+    options: {
+      ...own,
+      package: [own.package as string, SchemaTransferPackage.package],
+      protoPath: [own.protoPath as string, join(PROTO_ROOT, SchemaTransferPackage.protoFile)],
+    },
+  };
 }
 
 /**
@@ -61,7 +72,7 @@ export function grpcServerOptions(service: ServiceName, url: string): GrpcOption
  * outside any context the hook could enter. Each call ends with a debug line (method, time).
  */
 export function grpcRequestContext(context: ExecutionContext, next: () => Observable<unknown>): Observable<unknown> {
-  const requestId = requestIdFrom(context.switchToRpc().getContext<Metadata>().get(REQUEST_ID_HEADER)[0]);
+  const requestId = requestIdFrom(grpcCallMetadata(context).get(REQUEST_ID_HEADER)[0]);
   return new Observable((subscriber) =>
     runWithRequestId(requestId, () => {
       const started = performance.now();

@@ -13,3 +13,13 @@ export const GrpcPackages = {
 
 export type ServiceName = keyof typeof GrpcPackages;
 export const SERVICE_NAMES = Object.keys(GrpcPackages) as ServiceName[];
+
+/** Served by every service beside its own package: the export and import of its own schema (backups). */
+export const SchemaTransferPackage = {
+  package: 'scriptorium.schema.v1',
+  protoFile: 'scriptorium/schema/v1/schema_transfer.proto',
+  service: 'SchemaTransferService',
+} as const;
+
+/** Metadata key of the installation's transfer token on SchemaTransferService calls. */
+export const SCHEMA_TRANSFER_TOKEN_HEADER = 'x-schema-transfer-token';

@@ -55,6 +55,11 @@ export class MetadataService implements OnModuleInit, OnModuleDestroy {
     this.unsubscribe?.();
   }
 
+  /** Reads every script's edits again, after a restore replaced the catalog's tables. */
+  async reloadEdits(): Promise<void> {
+    this.index.replaceAllOverrides(await this.store.allOverrides());
+  }
+
   /** The script if the caller may see it; NOT_FOUND otherwise (same message either way). */
   visible(caller: Caller, id: string): IndexedScript {
     const scriptId = id?.trim() ?? '';

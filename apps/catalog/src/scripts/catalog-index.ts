@@ -100,6 +100,11 @@ export class CatalogIndex {
     this.groupLists.clear();
   }
 
+  /** Replaces every script's edits with `rows` (a restore replaced the stored ones): scripts not in them lose theirs. */
+  replaceAllOverrides(rows: { scriptId: string; overrides: MetadataOverrides; version: number }[]) {
+    this.setOverrides(rows, [...new Set([...this.overrides.keys(), ...rows.map((r) => r.scriptId)])]);
+  }
+
   overridesOf(id: string): { overrides: MetadataOverrides; version: number } {
     return this.overrides.get(id) ?? { overrides: {}, version: 0 };
   }
