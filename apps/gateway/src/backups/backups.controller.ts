@@ -6,7 +6,7 @@ import type { ArchiveChunk } from '#contracts/generated/scriptorium/backup/v1/ba
 import type { Caller } from '#common/auth.js';
 import { callMetadata } from '#common/grpc.js';
 import { CurrentCaller } from '../auth/current-caller.decorator.js';
-import { ApiErrorResponse } from '../error-body.js';
+import { ApiErrors } from '../error-body.js';
 import { ServiceClients } from '../service-clients.js';
 import { BackupDto, BackupListDto, BackupSettingsDto, BackupStatusDto, backupView, RestoreResultDto, statusView } from './backup.dto.js';
 import { RestoreBackupDto, UpdateBackupSettingsDto } from './dto.js';
@@ -31,7 +31,7 @@ export class BackupsController {
   @Post()
   @HttpCode(201)
   @ApiCreatedResponse({ type: BackupDto })
-  @ApiErrorResponse(409, 'Another backup or restore is running, or BACKUP_ENCRYPTION_KEY is not set')
+  @ApiErrors({ 409: 'Another backup or restore is running, or BACKUP_ENCRYPTION_KEY is not set' })
   async create(@CurrentCaller() caller: Caller): Promise<BackupDto> {
     return backupView(await firstValueFrom(this.clients.backup.createBackup({}, callMetadata(caller.authorization))));
   }
@@ -62,7 +62,7 @@ export class BackupsController {
   @ApiConsumes('application/octet-stream')
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
   @ApiCreatedResponse({ type: BackupDto })
-  @ApiErrorResponse(400, 'The archive is damaged, foreign, or encrypted with another key')
+  @ApiErrors({ 400: 'The archive is damaged, foreign, or encrypted with another key' })
   async upload(@CurrentCaller() caller: Caller, @Req() req: Request): Promise<BackupDto> {
     const chunks = new Observable<ArchiveChunk>((subscriber) => {
       req.on('data', (data: Buffer) => subscriber.next({ data }));
@@ -93,7 +93,7 @@ export class BackupsController {
   @Post(':id/restore')
   @HttpCode(200)
   @ApiOkResponse({ type: RestoreResultDto })
-  @ApiErrorResponse(409, 'Not confirmed, another job running, or the archive is damaged or incompatible (the message says which)')
+  @ApiErrors({ 409: 'Not confirmed, another job running, or the archive is damaged or incompatible (the message says which)' })
   async restore(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body: RestoreBackupDto): Promise<RestoreResultDto> {
     const result = await firstValueFrom(this.clients.backup.restoreBackup({ id, confirm: body.confirm }, callMetadata(caller.authorization)));
     return { backup: backupView(result.backup!), rows: result.rows, files: result.files, cancelledRuns: result.cancelledRuns };
