@@ -15,6 +15,7 @@ import { ActiveProjectRecord, ProjectRecord } from './projects/project.entity.js
 import { ProjectsModule } from './projects/projects.module.js';
 import { ExecutionRecord } from './runs/execution.entity.js';
 import { RunsModule } from './runs/runs.module.js';
+import { SessionsModule } from './sessions/sessions.module.js';
 
 @Module({})
 class ExecutionAppModule {}
@@ -36,6 +37,7 @@ export const executionApp: ServiceApp<ExecutionConfig> = {
       { ...grpcClientsModule({ catalog: deps.config.CATALOG_GRPC_URL! }), global: true },
       ProjectsModule,
       RunsModule,
+      SessionsModule,
       CodeSessionsModule,
     ],
   }),

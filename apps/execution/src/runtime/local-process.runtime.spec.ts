@@ -56,7 +56,7 @@ function run(source: string, options: Partial<LocalRuntimeOptions> = {}, extra: 
         stderr: (chunk) => (stderr += chunk),
         exited: (exit) => resolve({ stdout, stderr, exit }),
         failedToStart: (message) => reject(new Error(message)),
-        sessionPortChanged: async (port) => {
+        sessionMoved: async ({ port }) => {
           movedTo.push(port);
         },
       });
