@@ -6,8 +6,9 @@
  * --config .dependency-cruiser.cjs --output-to .dependency-cruiser-known-violations.json
  */
 const FEATURES = '^apps/execution/src/(runs|sessions|code-sessions|projects)/';
-// Runtime adapters; runtime/script-runtime.ts, launch-spec.ts and loopback-port.ts are the port side.
-const ADAPTERS = '^apps/execution/src/runtime/(kubernetes/|local-process|process-launcher|output-spool|output-pump)';
+// Runtime adapters; runtime/script-runtime.ts, launch-spec.ts and loopback-port.ts are the port side,
+// runtime/runtime.module.ts the one place that chooses an adapter.
+const ADAPTERS = '^apps/execution/src/runtime/(kubernetes/|local-process|process-launcher|output-spool)';
 
 module.exports = {
   forbidden: [

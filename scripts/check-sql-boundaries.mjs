@@ -22,13 +22,6 @@ const KNOWN = new Set([
   'apps/auth/src/tokens/tokens.service.ts',
   'apps/auth/src/users/users.service.ts',
   'apps/catalog/src/metadata/metadata.store.ts',
-  'apps/execution/src/code-sessions/code-sessions.service.ts',
-  'apps/execution/src/projects/projects.service.ts',
-  'apps/execution/src/runs/run-dispatcher.service.ts',
-  'apps/execution/src/runs/run-state.store.ts',
-  'apps/execution/src/runs/runs.service.ts',
-  'apps/execution/src/sessions/session-port.ts',
-  'apps/execution/src/sessions/sessions.service.ts',
 ]);
 
 function sources(dir) {

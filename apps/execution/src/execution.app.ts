@@ -17,6 +17,7 @@ import { ExecutionRecord } from './runs/execution.entity.js';
 import { RunsModule } from './runs/runs.module.js';
 import { SchemaTransferModule } from '#common/schema-transfer/schema-transfer.module.js';
 import { resolve } from 'node:path';
+import { SessionsModule } from './sessions/sessions.module.js';
 
 @Module({})
 class ExecutionAppModule {}
@@ -38,6 +39,7 @@ export const executionApp: ServiceApp<ExecutionConfig> = {
       { ...grpcClientsModule({ catalog: deps.config.CATALOG_GRPC_URL! }), global: true },
       ProjectsModule,
       RunsModule,
+      SessionsModule,
       CodeSessionsModule,
       SchemaTransferModule.forService('execution', executionApp.schema, { filesDir: resolve(deps.config.DATA_DIR, 'projects') }),
     ],

@@ -17,7 +17,7 @@ import {
   type UpdateCodeSessionRequest,
 } from '#contracts/generated/scriptorium/execution/v1/execution.js';
 import { callerOf } from '#common/auth.js';
-import { toExecutionMessage } from '../runs/runs.grpc.js';
+import { toExecutionMessage } from '../execution.message.js';
 import type { CodeSessionRecord } from './code-session.entity.js';
 import { CodeSessionsService } from './code-sessions.service.js';
 

@@ -1,18 +1,15 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
-import { InjectRepository } from '@nestjs/typeorm';
-import { In, type Repository } from 'typeorm';
+import { Inject, Injectable } from '@nestjs/common';
 import { requireLevel, type Caller } from '#common/auth.js';
 import { DomainError, failedPrecondition, invalidArgument, notFound, permissionDenied } from '#common/errors.js';
-import { CODE_SESSION_SETTINGS, type CodeSessionSettings } from '../projects/projects.config.js';
-import { CODE_SESSIONS_GROUP, ProjectsService } from '../projects/projects.service.js';
-import { ExecutionRecord } from '../runs/execution.entity.js';
-import { requestFingerprint, RunsService } from '../runs/runs.service.js';
+import { CODE_SESSIONS_GROUP, RunProjects } from '../projects/projects.port.js';
+import type { ExecutionRecord } from '../runs/execution.entity.js';
+import { requestFingerprint, RunSubmission } from '../runs/runs.port.js';
+import { CODE_SESSION_SETTINGS, type CodeSessionSettings } from './code-sessions.config.js';
+import { CodeSessionsRepository } from './code-sessions.repository.js';
 import { CODE_LANGUAGES, CodeSessionRecord, codeSessionScriptId, type CodeLanguage } from './code-session.entity.js';
 import { isUuid } from '#common/ids.js';
 
-const ACTIVE_STATES = ['queued', 'starting', 'running'] as const;
 const FILE_NAMES: Record<CodeLanguage, string> = { python: 'main.py', bash: 'main.sh', javascript: 'main.mjs' };
 
 export interface CodeSessionInput {
@@ -24,25 +21,18 @@ export interface CodeSessionInput {
 }
 
 @Injectable()
-export class CodeSessionsService implements OnModuleInit {
-  private runsService: RunsService;
-
+export class CodeSessionsService {
   constructor(
-    @InjectRepository(CodeSessionRecord) private readonly sessions: Repository<CodeSessionRecord>,
-    @InjectRepository(ExecutionRecord) private readonly runs: Repository<ExecutionRecord>,
+    private readonly sessions: CodeSessionsRepository,
     @Inject(CODE_SESSION_SETTINGS) private readonly settings: CodeSessionSettings,
-    private readonly projects: ProjectsService,
-    private readonly moduleRef: ModuleRef,
+    private readonly projects: RunProjects,
+    // Runs of code sessions go through the same run path as any run.
+    private readonly runs: RunSubmission,
   ) {}
-
-  onModuleInit() {
-    // The run path lives in RunsModule; runs of code sessions go through the same service.
-    this.runsService = this.moduleRef.get(RunsService, { strict: false });
-  }
 
   async create(caller: Caller, input: CodeSessionInput): Promise<CodeSessionRecord> {
     requireLevel(caller, 'developer', 'Creating a code session');
-    const session = this.sessions.create({
+    return this.sessions.insert({
       userId: caller.userId,
       username: caller.username,
       name: this.checkName(input.name ?? ''),
@@ -52,12 +42,11 @@ export class CodeSessionsService implements OnModuleInit {
       timeoutSeconds: this.checkTimeout(input.timeoutSeconds ?? 0),
       version: 1,
     });
-    return this.sessions.save(session);
   }
 
   /** A session the caller may see: their own, or anyone's for an admin; otherwise reported missing. */
   async get(caller: Caller, id: string): Promise<CodeSessionRecord> {
-    const session = isUuid(id) ? await this.sessions.findOneBy({ id }) : null;
+    const session = isUuid(id) ? await this.sessions.find(id) : null;
     if (!session || (session.userId !== caller.userId && caller.level !== 'admin')) throw notFound(`Code session ${id} not found`);
     return session;
   }
@@ -70,7 +59,7 @@ export class CodeSessionsService implements OnModuleInit {
 
   async list(caller: Caller, allUsers: boolean): Promise<CodeSessionRecord[]> {
     if (allUsers && caller.level !== 'admin') throw permissionDenied("Listing every user's code sessions requires level admin");
-    return this.sessions.find({ where: allUsers ? {} : { userId: caller.userId }, order: { updatedAt: 'DESC' }, take: 500 });
+    return this.sessions.list(allUsers ? undefined : caller.userId);
   }
 
   /** Saves a new version when `baseVersion` is still the current one; a stale save is ABORTED naming the current version. */
@@ -85,14 +74,8 @@ export class CodeSessionsService implements OnModuleInit {
     if (input.language !== undefined) changes.language = this.checkLanguage(input.language);
     if (input.source !== undefined) changes.source = this.checkSource(input.source);
     if (input.timeoutSeconds !== undefined) changes.timeoutSeconds = this.checkTimeout(input.timeoutSeconds);
-    const result = await this.sessions
-      .createQueryBuilder()
-      .update()
-      .set({ ...changes, version: () => 'version + 1' })
-      .where('id = :id AND version = :baseVersion', { id: session.id, baseVersion })
-      .execute();
-    if (!result.affected) {
-      const current = await this.sessions.findOneBy({ id: session.id });
+    if (!(await this.sessions.updateIfVersion(session.id, baseVersion, changes))) {
+      const current = await this.sessions.find(session.id);
       if (!current) throw notFound(`Code session ${id} not found`);
       throw new DomainError(
         GrpcStatus.ABORTED,
@@ -100,14 +83,14 @@ export class CodeSessionsService implements OnModuleInit {
         { baseVersion: `stale; current version is ${current.version}`, currentVersion: String(current.version) },
       );
     }
-    return this.sessions.findOneByOrFail({ id: session.id });
+    return (await this.sessions.find(session.id))!;
   }
 
   async delete(caller: Caller, id: string): Promise<void> {
     const session = await this.get(caller, id);
     const active = await this.activeRun(session.id);
     if (active) throw failedPrecondition(`Code session has an active run ${active.id} (${active.state}); cancel it first`);
-    await this.sessions.delete({ id: session.id });
+    await this.sessions.delete(session.id);
   }
 
   /** Runs the saved source as a run of the owner, in the session's project; one active run per session. */
@@ -117,7 +100,7 @@ export class CodeSessionsService implements OnModuleInit {
     const key = idempotencyKey.trim() || null;
     const fingerprint = requestFingerprint({ codeSessionId: session.id, expectedVersion });
     if (key) {
-      const earlier = await this.runsService.repeatOf(caller, key, fingerprint);
+      const earlier = await this.runs.repeatOf(caller, key, fingerprint);
       if (earlier) return earlier;
     }
     if (expectedVersion && expectedVersion !== session.version) {
@@ -133,7 +116,7 @@ export class CodeSessionsService implements OnModuleInit {
       ? await this.projects.resolveForRun(caller, (await this.projects.get(caller, session.projectId)).groupId, session.projectId)
       : await this.projects.activeProject(caller.userId, CODE_SESSIONS_GROUP);
     try {
-      return await this.runsService.submitPrepared(caller, {
+      return await this.runs.submitPrepared(caller, {
         scriptId: codeSessionScriptId(session.id),
         scriptName: session.name,
         groupId: project.groupId,
@@ -163,25 +146,17 @@ export class CodeSessionsService implements OnModuleInit {
 
   async history(caller: Caller, id: string, pageSize: number): Promise<ExecutionRecord[]> {
     const session = await this.get(caller, id);
-    return this.runs.find({
-      where: { scriptId: codeSessionScriptId(session.id) },
-      order: { createdAt: 'DESC', id: 'DESC' },
-      take: Math.min(Math.max(pageSize || 50, 1), 200),
-    });
+    return this.runs.recentRunsOf(codeSessionScriptId(session.id), Math.min(Math.max(pageSize || 50, 1), 200));
   }
 
   activeRun(sessionId: string): Promise<ExecutionRecord | null> {
-    return this.runs.findOneBy({ scriptId: codeSessionScriptId(sessionId), state: In([...ACTIVE_STATES]) });
+    return this.runs.activeRunOf(codeSessionScriptId(sessionId));
   }
 
-  /** Active run ids of many sessions at once (for listings). */
+  /** Active run ids of many sessions at once (for listings), by session id. */
   async activeRuns(sessionIds: string[]): Promise<Map<string, string>> {
-    if (!sessionIds.length) return new Map();
-    const rows = await this.runs.find({
-      select: { id: true, scriptId: true },
-      where: { scriptId: In(sessionIds.map(codeSessionScriptId)), state: In([...ACTIVE_STATES]) },
-    });
-    return new Map(rows.map((r) => [r.scriptId.slice('code-session:'.length), r.id]));
+    const byScript = await this.runs.activeRunsOf(sessionIds.map(codeSessionScriptId));
+    return new Map([...byScript].map(([scriptId, runId]) => [scriptId.slice('code-session:'.length), runId]));
   }
 
   private alreadyActive(run: ExecutionRecord): DomainError {

@@ -4,24 +4,21 @@ import { lstat, mkdir, open, readdir, rename, rm, rmdir, unlink } from 'node:fs/
 import { dirname, join, resolve } from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import type { DataSource, Repository } from 'typeorm';
 import type { Caller } from '#common/auth.js';
 import { conflict, DomainError, failedPrecondition, invalidArgument, notFound, permissionDenied } from '#common/errors.js';
 import { CatalogClient } from '../catalog/catalog.client.js';
 import type { ExecutionConfig } from '../execution.config.js';
-import { ActiveProjectRecord, ProjectRecord } from './project.entity.js';
+import type { ProjectRecord } from './project.entity.js';
 import { PROJECT_SETTINGS, type ProjectSettings } from './projects.config.js';
+import { CODE_SESSIONS_GROUP, type RunProjects } from './projects.port.js';
+import { ProjectsRepository } from './projects.repository.js';
 import { confine, missing, type ConfinedPath } from './safe-path.js';
 import { isUuid } from '#common/ids.js';
 
-/** Group of the code sessions' projects; catalog ignores folders starting with ".", so no script group can take it. */
-export const CODE_SESSIONS_GROUP = '.code-sessions';
 export const DEFAULT_PROJECT_NAME = 'Default';
 /** What runs used as project id before projects existed; still accepted for the default project. */
 const LEGACY_DEFAULT_ID = 'default';
 const GROUP_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const ACTIVE_STATES = ['queued', 'starting', 'running'];
 
 export interface FileEntry {
   path: string;
@@ -32,11 +29,9 @@ export interface FileEntry {
 }
 
 @Injectable()
-export class ProjectsService {
+export class ProjectsService implements RunProjects {
   constructor(
-    @InjectRepository(ProjectRecord) private readonly projects: Repository<ProjectRecord>,
-    @InjectRepository(ActiveProjectRecord) private readonly active: Repository<ActiveProjectRecord>,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly projects: ProjectsRepository,
     @Inject('SERVICE_CONFIG') private readonly config: ExecutionConfig,
     @Inject(PROJECT_SETTINGS) readonly settings: ProjectSettings,
     private readonly catalog: CatalogClient,
@@ -49,16 +44,11 @@ export class ProjectsService {
 
   /** The user's default project in a group, created on first use. */
   async ensureDefault(userId: string, groupId: string): Promise<ProjectRecord> {
-    const found = await this.projects.findOneBy({ userId, groupId, isDefault: true });
+    const found = await this.projects.findDefault(userId, groupId);
     if (found) return found;
     // Concurrent first uses race on the partial unique index; the loser reads the winner's row.
-    await this.projects
-      .createQueryBuilder()
-      .insert()
-      .values({ userId, groupId, name: DEFAULT_PROJECT_NAME, isDefault: true, dirName: 'default' })
-      .orIgnore()
-      .execute();
-    return this.projects.findOneByOrFail({ userId, groupId, isDefault: true });
+    await this.projects.insertDefaultIfMissing(userId, groupId, DEFAULT_PROJECT_NAME);
+    return (await this.projects.findDefault(userId, groupId))!;
   }
 
   /** The project a run of the caller in `groupId` uses: the named one (theirs, same group), else their active one. */
@@ -74,39 +64,32 @@ export class ProjectsService {
 
   /** A project the caller owns (runs only ever go into the caller's own projects). */
   private async findOwn(caller: Caller, projectId: string): Promise<ProjectRecord> {
-    const project = isUuid(projectId) ? await this.projects.findOneBy({ id: projectId }) : null;
+    const project = isUuid(projectId) ? await this.projects.find(projectId) : null;
     if (!project || project.userId !== caller.userId) throw notFound(`Project ${projectId} not found`);
     return project;
   }
 
   /** A project the caller may see: their own, or anyone's for an admin; otherwise reported missing. */
   async get(caller: Caller, projectId: string): Promise<ProjectRecord> {
-    const project = isUuid(projectId) ? await this.projects.findOneBy({ id: projectId }) : null;
+    const project = isUuid(projectId) ? await this.projects.find(projectId) : null;
     if (!project || (project.userId !== caller.userId && caller.level !== 'admin')) throw notFound(`Project ${projectId} not found`);
     return project;
   }
 
   async activeProject(userId: string, groupId: string): Promise<ProjectRecord> {
     this.checkGroupId(groupId);
-    // One query for the usual case (every run asks): the chosen project, else the default one.
-    const project = await this.projects
-      .createQueryBuilder('p')
-      .leftJoin(ActiveProjectRecord, 'a', 'a.userId = :userId AND a.groupId = :groupId', { userId, groupId })
-      .where('p.userId = :userId AND p.groupId = :groupId', { userId, groupId })
-      .andWhere('(p.id = a.projectId OR (p.isDefault = true AND (a.projectId IS NULL OR NOT EXISTS (SELECT 1 FROM execution.projects c WHERE c.id = a.project_id))))')
-      .orderBy('p.isDefault', 'ASC')
-      .getOne();
+    const project = await this.projects.activeProject(userId, groupId);
     return project ?? this.ensureDefault(userId, groupId);
   }
 
   async isActive(project: ProjectRecord): Promise<boolean> {
-    const row = await this.active.findOneBy({ userId: project.userId, groupId: project.groupId });
+    const row = await this.projects.activeChoice(project.userId, project.groupId);
     return row ? row.projectId === project.id : project.isDefault;
   }
 
   async setActive(caller: Caller, groupId: string, projectId: string): Promise<ProjectRecord> {
     const project = await this.resolveForRun(caller, groupId, projectId || LEGACY_DEFAULT_ID);
-    await this.active.upsert({ userId: caller.userId, groupId, projectId: project.id }, ['userId', 'groupId']);
+    await this.projects.setActive(caller.userId, groupId, project.id);
     return project;
   }
 
@@ -117,10 +100,7 @@ export class ProjectsService {
       this.checkGroupId(groupId);
       if (owner === caller.userId) await this.ensureDefault(owner, groupId);
     }
-    return this.projects.find({
-      where: groupId ? { userId: owner, groupId } : { userId: owner },
-      order: { groupId: 'ASC', isDefault: 'DESC', name: 'ASC' },
-    });
+    return this.projects.list(owner, groupId || undefined);
   }
 
   async create(caller: Caller, groupId: string, name: string): Promise<ProjectRecord> {
@@ -133,7 +113,7 @@ export class ProjectsService {
     } catch (error) {
       throw this.nameTaken(error, clean, groupId);
     }
-    const project = await this.projects.findOneByOrFail({ id });
+    const project = (await this.projects.find(id))!;
     await mkdir(this.dataDir(project), { recursive: true });
     return project;
   }
@@ -142,33 +122,24 @@ export class ProjectsService {
     const project = await this.get(caller, projectId);
     const clean = this.checkName(name);
     try {
-      await this.projects.update({ id: project.id }, { name: clean });
+      await this.projects.rename(project.id, clean);
     } catch (error) {
       throw this.nameTaken(error, clean, project.groupId);
     }
-    return this.projects.findOneByOrFail({ id: project.id });
+    return (await this.projects.find(project.id))!;
   }
 
   /** Deletes a project without active runs, then its data directory. The default project stays (its files can be deleted). */
   async delete(caller: Caller, projectId: string): Promise<void> {
     const project = await this.get(caller, projectId);
     if (project.isDefault) throw failedPrecondition(`The default project of group ${project.groupId} cannot be deleted; delete its files instead`);
-    await this.dataSource.transaction(async (manager) => {
-      // Locks the row against a concurrent rename/delete. A run submitted in the instant between the check and
-      // the delete could still start in the removed folder (the submit path does not lock the project).
-      const [locked] = await manager.query('SELECT id FROM execution.projects WHERE id = $1 FOR UPDATE', [project.id]);
-      if (!locked) throw notFound(`Project ${projectId} not found`);
-      const active: { id: string; state: string }[] = await manager.query(
-        'SELECT id, state FROM execution.executions WHERE project_id = $1 AND state = ANY($2) ORDER BY created_at LIMIT 5',
-        [project.id, ACTIVE_STATES],
+    const outcome = await this.projects.deleteUnlessActive(project.id);
+    if (outcome === 'gone') throw notFound(`Project ${projectId} not found`);
+    if (outcome !== 'deleted') {
+      throw failedPrecondition(
+        `Project "${project.name}" has active runs (${outcome.map((r) => `${r.id} ${r.state}`).join(', ')}); cancel them or wait until they end`,
       );
-      if (active.length) {
-        throw failedPrecondition(
-          `Project "${project.name}" has active runs (${active.map((r) => `${r.id} ${r.state}`).join(', ')}); cancel them or wait until they end`,
-        );
-      }
-      await manager.query('DELETE FROM execution.projects WHERE id = $1', [project.id]);
-    });
+    }
     await rm(this.dataDir(project), { recursive: true, force: true });
   }
 

@@ -17,6 +17,14 @@ export interface StoredLogCursor {
   throughCursor?: { time: string; sameTime: number };
 }
 
+/** A row of execution.execution_transitions: one change of a run's state. */
+export interface StateTransitionRow {
+  fromState: string | null;
+  toState: string;
+  reason: string;
+  at: Date;
+}
+
 @Entity({ schema: 'execution', name: 'executions' })
 export class ExecutionRecord {
   @PrimaryGeneratedColumn('uuid')

@@ -13,8 +13,8 @@ describe('watching a run', () => {
   it('ends once the run has ended even when its last run.updated was lost', { timeout: 10_000 }, async () => {
     const caller: Caller = { userId: 'u1', username: 'u1', level: 'operator', language: 'en', theme: 'light', authorization: '' };
     let run = { id: randomUUID(), userId: 'u1', state: 'running', version: 1 } as ExecutionRecord;
-    const runs = { findOneBy: async () => run };
-    const service = new RunsService(runs as never, {} as never, {} as never, {} as never, {} as never, deafBus, {} as never, {} as never);
+    const runs = { find: async () => run };
+    const service = new RunsService(runs as never, {} as never, {} as never, {} as never, {} as never, deafBus, {} as never, {} as never, {} as never);
 
     const seen: string[] = [];
     const ended = new Promise<void>((resolve, reject) =>

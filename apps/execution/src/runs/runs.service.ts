@@ -1,7 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
 import { Observable } from 'rxjs';
 import { isTerminal } from '#contracts/execution-states.js';
 import { Subjects } from '#contracts/subjects.js';
@@ -13,12 +11,14 @@ import { CatalogClient } from '../catalog/catalog.client.js';
 import type { ExecutionConfig } from '../execution.config.js';
 import { launchArguments, SECRET_MASK } from '../parameters/launch-arguments.js';
 import { ParameterValidator } from '../parameters/parameter-validator.js';
-import type { ProjectRecord } from '../projects/project.entity.js';
-import { ProjectsService } from '../projects/projects.service.js';
-import { ExecutionRecord } from './execution.entity.js';
+import { RunProjects } from '../projects/projects.port.js';
+import type { ExecutionRecord, StateTransitionRow } from './execution.entity.js';
+import { ExecutionRepository } from './execution.repository.js';
+import { RunControlService } from './run-control.service.js';
 import { RunDispatcher } from './run-dispatcher.service.js';
 import { RunStateStore } from './run-state.store.js';
-import { SessionsService } from '../sessions/sessions.service.js';
+import { requestFingerprint, type PreparedRun, type RunSubmission } from './runs.port.js';
+import { SessionOpener } from './sessions.port.js';
 
 export interface RunRequest {
   scriptId: string;
@@ -29,65 +29,28 @@ export interface RunRequest {
   rerunOf?: string;
 }
 
-export interface StateTransitionRow {
-  fromState: string | null;
-  toState: string;
-  reason: string;
-  at: Date;
-}
-
 export interface RunPage {
   runs: ExecutionRecord[];
   nextPageToken: string;
 }
 
-/** A run whose script, launch and project are decided: what enqueue stores. */
-export interface PreparedRun {
-  scriptId: string;
-  scriptName: string;
-  groupId: string;
-  project: ProjectRecord;
-  interpreter: string;
-  scriptPath: string;
-  scriptSource: string;
-  /** Arguments after the standard ones. */
-  args: string[];
-  env: Record<string, string>;
-  /** What history shows (secrets masked). */
-  parameters: Record<string, unknown>;
-  language: string;
-  timeoutSeconds: number;
-  idempotencyKey: string | null;
-  /** What the key stands for (requestFingerprint of the request as the caller sent it). */
-  idempotencyFingerprint?: string | null;
-  rerunOf?: string | null;
-  /** An interactive script: the run opens a session and is told the port to serve on. */
-  interactive?: boolean;
-}
-
 /** A run watch that heard no change for this long reads the run again (a missed `run.updated`). */
 const WATCH_IDLE_READ_MS = 3000;
 
-/** A hash of what a request asks for, keys sorted at every depth, so the same request always hashes the same. */
-export function requestFingerprint(request: Record<string, unknown>): string {
-  const sorted = (_: string, value: unknown) =>
-    value && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : value;
-  return createHash('sha256').update(JSON.stringify(request, sorted)).digest('base64url');
-}
-
 @Injectable()
-export class RunsService {
+export class RunsService implements RunSubmission {
   private readonly validator = new ParameterValidator();
 
   constructor(
-    @InjectRepository(ExecutionRecord) private readonly runs: Repository<ExecutionRecord>,
+    private readonly runs: ExecutionRepository,
     @Inject('SERVICE_CONFIG') private readonly config: ExecutionConfig,
     private readonly catalog: CatalogClient,
     private readonly dispatcher: RunDispatcher,
     private readonly state: RunStateStore,
     private readonly bus: EventBus,
-    private readonly projects: ProjectsService,
-    private readonly sessions: SessionsService,
+    private readonly projects: RunProjects,
+    private readonly sessions: SessionOpener,
+    private readonly control: RunControlService,
   ) {}
 
   /** Validates and stores a run (queued) and wakes the dispatcher. A repeated idempotency key returns the first run. */
@@ -95,7 +58,7 @@ export class RunsService {
     const idempotencyKey = request.idempotencyKey.trim() || null;
     if (idempotencyKey && idempotencyKey.length > 200) throw invalidArgument('Idempotency key must be at most 200 characters');
     // A repeat is compared with its first request below, once secrets can be masked; it skips the limits.
-    const earlier = idempotencyKey ? await this.runs.findOneBy({ userId: caller.userId, idempotencyKey }) : null;
+    const earlier = idempotencyKey ? await this.runs.findByIdempotencyKey(caller.userId, idempotencyKey) : null;
     const language = request.language || caller.language;
     let parameters: Record<string, unknown>;
     try {
@@ -165,7 +128,7 @@ export class RunsService {
       '--theme', caller.theme,
       '--language', p.language,
     ];
-    const record = this.runs.create({
+    const record = this.runs.build({
       id,
       scriptId: p.scriptId,
       scriptName: p.scriptName,
@@ -201,7 +164,7 @@ export class RunsService {
       // A concurrent submission with the same key won the insert: answer with its run.
       const { code, constraint } = error as { code?: string; constraint?: string };
       if (idempotencyKey && code === '23505' && (constraint ?? 'executions_idempotency') === 'executions_idempotency') {
-        return this.sameRequest(await this.runs.findOneByOrFail({ userId: caller.userId, idempotencyKey }), p.idempotencyFingerprint ?? null);
+        return this.sameRequest((await this.runs.findByIdempotencyKey(caller.userId, idempotencyKey))!, p.idempotencyFingerprint ?? null);
       }
       throw error;
     }
@@ -212,7 +175,7 @@ export class RunsService {
 
   /** The caller's run started with this key, if any; refused when it was started by a different request. */
   async repeatOf(caller: Caller, idempotencyKey: string, fingerprint: string | null): Promise<ExecutionRecord | null> {
-    const earlier = await this.runs.findOneBy({ userId: caller.userId, idempotencyKey });
+    const earlier = await this.runs.findByIdempotencyKey(caller.userId, idempotencyKey);
     return earlier && this.sameRequest(earlier, fingerprint);
   }
 
@@ -227,21 +190,27 @@ export class RunsService {
     return earlier;
   }
 
+  activeRunOf(scriptId: string): Promise<ExecutionRecord | null> {
+    return this.runs.activeRunOf(scriptId);
+  }
+
+  activeRunsOf(scriptIds: string[]): Promise<Map<string, string>> {
+    return this.runs.activeRunsOf(scriptIds);
+  }
+
+  recentRunsOf(scriptId: string, limit: number): Promise<ExecutionRecord[]> {
+    return this.runs.recentRunsOf(scriptId, limit);
+  }
+
   /** Per-user submission rate and the queue's capacity; each refusal says when to try again. */
   private async checkSubmissionLimits(caller: Caller) {
     const perMinute = this.config.RUN_SUBMISSIONS_PER_MINUTE;
-    const [counts]: { recent: string; oldest: Date | null; queued: string }[] = await this.runs.query(
-      `SELECT count(*) FILTER (WHERE user_id = $1 AND created_at > now() - interval '60 seconds') AS recent,
-              min(created_at) FILTER (WHERE user_id = $1 AND created_at > now() - interval '60 seconds') AS oldest,
-              count(*) FILTER (WHERE state = 'queued') AS queued
-       FROM execution.executions WHERE state = 'queued' OR (user_id = $1 AND created_at > now() - interval '60 seconds')`,
-      [caller.userId],
-    );
-    if (perMinute > 0 && Number(counts.recent) >= perMinute) {
+    const counts = await this.runs.submissionCounts(caller.userId);
+    if (perMinute > 0 && counts.recent >= perMinute) {
       const retryAfter = Math.max(1, Math.ceil(60 - (Date.now() - new Date(counts.oldest!).getTime()) / 1000));
       throw tooManyRequests(`At most ${perMinute} runs a minute may be submitted; try again in ${retryAfter} s`, retryAfter);
     }
-    const queued = Number(counts.queued);
+    const queued = counts.queued;
     if (queued >= this.config.MAX_QUEUED_RUNS) {
       throw tooManyRequests(`The run queue is full (${queued} runs waiting); try again shortly`, 5);
     }
@@ -274,21 +243,11 @@ export class RunsService {
   /** 1-based position in the queue of a queued run (0 when it is not queued). */
   async queuePosition(run: ExecutionRecord): Promise<number> {
     if (run.state !== 'queued') return 0;
-    const [row]: { position: string }[] = await this.runs.query(
-      // Compared in the database: created_at has microseconds, a JS Date only milliseconds.
-      `SELECT count(*) AS position FROM execution.executions q, execution.executions r
-       WHERE r.id = $1 AND q.state = 'queued' AND (q.created_at, q.id) <= (r.created_at, r.id)`,
-      [run.id],
-    );
-    return Number(row.position);
+    return this.runs.queuePosition(run.id);
   }
 
   transitions(id: string): Promise<StateTransitionRow[]> {
-    return this.runs.query(
-      `SELECT from_state AS "fromState", to_state AS "toState", reason, at FROM execution.execution_transitions
-       WHERE execution_id = $1 ORDER BY id`,
-      [id],
-    );
+    return this.runs.transitions(id);
   }
 
   /** Every later change of the caller's runs (or everyone's, for an admin asking for all users). */
@@ -299,7 +258,7 @@ export class RunsService {
       return this.bus.subscribe(Subjects.runUpdated, (event) => {
         if (!allUsers && event.run.userId !== caller.userId) return;
         chain = chain
-          .then(() => this.runs.findOneBy({ id: event.run.executionId }))
+          .then(() => this.runs.find(event.run.executionId))
           .then((run) => run && run.version === event.run.version && observer.next(run), () => undefined);
       });
     });
@@ -308,7 +267,7 @@ export class RunsService {
   /** A run the caller may see; someone else's run is reported missing so ids cannot be probed. */
   async get(caller: Caller, id: string): Promise<ExecutionRecord> {
     if (!isUuid(id)) throw notFound(`Execution ${id} not found`);
-    const run = await this.runs.findOneBy({ id });
+    const run = await this.runs.find(id);
     if (!run || (run.userId !== caller.userId && caller.level !== 'admin')) throw notFound(`Execution ${id} not found`);
     return run;
   }
@@ -316,17 +275,16 @@ export class RunsService {
   async list(caller: Caller, options: { pageSize: number; pageToken: string; scriptId: string; state: string; allUsers: boolean }): Promise<RunPage> {
     if (options.allUsers && caller.level !== 'admin') throw permissionDenied('Listing every user\'s runs requires level admin');
     const pageSize = Math.min(Math.max(options.pageSize || 50, 1), 200);
-    const query = this.runs.createQueryBuilder('e').orderBy('e.created_at', 'DESC').addOrderBy('e.id', 'DESC').take(pageSize + 1);
-    if (!options.allUsers) query.andWhere('e.user_id = :userId', { userId: caller.userId });
-    if (options.scriptId) query.andWhere('e.script_id = :scriptId', { scriptId: options.scriptId });
-    if (options.state) query.andWhere('e.state = :state', { state: options.state });
+    let after: string | undefined;
     if (options.pageToken) {
-      // The token is the last run of the previous page; compared in the database, where created_at has microseconds.
-      const id = Buffer.from(options.pageToken, 'base64url').toString();
-      if (!isUuid(id)) throw invalidArgument('pageToken is not a token this service issued');
-      query.andWhere('(e.created_at, e.id) < (SELECT p.created_at, p.id FROM execution.executions p WHERE p.id = :after)', { after: id });
+      // The token is the last run of the previous page.
+      after = Buffer.from(options.pageToken, 'base64url').toString();
+      if (!isUuid(after)) throw invalidArgument('pageToken is not a token this service issued');
     }
-    const rows = await query.getMany();
+    const rows = await this.runs.page(
+      { userId: options.allUsers ? undefined : caller.userId, scriptId: options.scriptId, state: options.state, after },
+      pageSize + 1,
+    );
     const page = rows.slice(0, pageSize);
     const last = page.at(-1);
     return {
@@ -338,21 +296,7 @@ export class RunsService {
   async cancel(caller: Caller, id: string): Promise<ExecutionRecord> {
     const run = await this.get(caller, id);
     if (isTerminal(run.state)) throw failedPrecondition(`Execution ${id} already ended (${run.state})`);
-    const dequeued = await this.state.transition(
-      id,
-      ['queued'],
-      'cancelled',
-      `cancelled by ${caller.username} before it started`,
-      { finishedAt: new Date(), launchSpec: null },
-      { failFast: true },
-    );
-    if (dequeued) {
-      // It never started: no output.
-      this.bus.publish(Subjects.outputProduced, { executionId: id, userId: run.userId, lines: [], final: true, finalSequence: 0 });
-      return dequeued;
-    }
-    this.dispatcher.stop(id, 'cancelled');
-    return this.get(caller, id);
+    return (await this.control.cancel(id, `cancelled by ${caller.username} before it started`)) ?? this.get(caller, id);
   }
 
   /**
@@ -375,7 +319,7 @@ export class RunsService {
         }
       };
       const read = () => {
-        chain = chain.then(() => this.runs.findOneBy({ id })).then(emit, () => undefined);
+        chain = chain.then(() => this.runs.find(id)).then(emit, () => undefined);
         readWhenIdle();
       };
       const readWhenIdle = () => {

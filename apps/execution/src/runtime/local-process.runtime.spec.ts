@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { LaunchSpec } from './launch-spec.js';
 import { LocalProcessRuntime, type LocalRuntimeOptions } from './local-process.runtime.js';
-import type { RunExit, StopReason } from './script-runtime.js';
+import { SpoolWriter, spoolFile } from './output-spool.js';
+import type { OutputChunk, RunExit, RunRecovery, StopReason } from './script-runtime.js';
 import { freeLoopbackPort } from './loopback-port.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -56,7 +57,7 @@ function run(source: string, options: Partial<LocalRuntimeOptions> = {}, extra: 
         stderr: (chunk) => (stderr += chunk),
         exited: (exit) => resolve({ stdout, stderr, exit }),
         failedToStart: (message) => reject(new Error(message)),
-        sessionPortChanged: async (port) => {
+        sessionMoved: async ({ port }) => {
           movedTo.push(port);
         },
       });
@@ -220,5 +221,41 @@ describe('local process runtime', () => {
     } finally {
       await runtime.onApplicationShutdown();
     }
+  });
+
+  test('after a restart, a run of the previous process ends lost with the output its launcher spooled; spools of runs that ended go', async () => {
+    const runtime = new LocalProcessRuntime({ ...defaults, LOCAL_SANDBOX: 'off', INSTANCE_ID: 'recover-spec' });
+    const active = '00000000-0000-4000-8000-00000000a001';
+    const ended = '00000000-0000-4000-8000-00000000a002';
+    for (const [id, text] of [[active, 'printed before the restart\n'], [ended, 'of a run that ended\n']]) {
+      const writer = new SpoolWriter(spoolFile(runtime.spoolDir, id));
+      writer.append('stdout', text);
+      writer.append('stderr', 'and a warning\n');
+      writer.close();
+    }
+    const lost: { id: string; reason: string; kept?: OutputChunk[] }[] = [];
+    let recovered = false;
+    const unused = () => Promise.reject(new Error('not for a runtime whose runs end with the service'));
+    const recovery: RunRecovery = {
+      ownActiveRuns: async () => [{ executionId: active, runtimeRef: null }],
+      resume: unused,
+      lost: async (id, reason, kept) => void lost.push({ id, reason, kept }),
+      recovered: () => (recovered = true),
+      heartbeat: unused,
+      adoptRunsOfDeadReplicas: unused,
+      releaseRunsAdoptedElsewhere: unused,
+      endedRuns: unused,
+    };
+    await runtime.recover(recovery);
+    assert.equal(lost.length, 1);
+    assert.equal(lost[0].id, active);
+    assert.match(lost[0].reason, /restarted while the run was active/);
+    assert.deepEqual(lost[0].kept, [
+      { stream: 'stdout', data: 'printed before the restart\n' },
+      { stream: 'stderr', data: 'and a warning\n' },
+    ]);
+    assert.ok(recovered, 'new runs may be claimed once recovery is done');
+    assert.ok(!existsSync(spoolFile(runtime.spoolDir, active)) && !existsSync(spoolFile(runtime.spoolDir, ended)), 'both spools are removed');
+    await runtime.onApplicationShutdown();
   });
 });

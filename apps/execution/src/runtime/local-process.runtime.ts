@@ -8,7 +8,7 @@ import type { LaunchSpec } from './launch-spec.js';
 import { ProcessLauncher, type LaunchedProcessEvents } from './process-launcher.js';
 import { readSpool, removeSpool, spoolFile, spooledRuns, type SpooledChunk } from './output-spool.js';
 import { freeLoopbackPort, loopbackPortIsFree } from './loopback-port.js';
-import { ScriptRuntime, type RunHandle, type RunObserver, type StopReason } from './script-runtime.js';
+import { ScriptRuntime, type RunHandle, type RunObserver, type RunRecovery, type SessionEndpoint, type StopReason } from './script-runtime.js';
 
 const SAFE_PATH = '/usr/local/bin:/usr/bin:/bin';
 const MB = 1024 * 1024;
@@ -64,6 +64,20 @@ function withPort(args: string[], port: number): string[] {
   return at < 0 ? args : [...args.slice(0, at + 1), String(port), ...args.slice(at + 2)];
 }
 
+/** Kills the process group of an orphaned run, after checking the pid still belongs to that run. */
+function stopOrphanProcess(pid: number, executionId: string): boolean {
+  try {
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    if (!environ.split('\0').includes(`SCRIPTORIUM_EXECUTION_ID=${executionId}`)) return false;
+    process.kill(-pid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const loopback = (port: number): SessionEndpoint => ({ port, upstream: `127.0.0.1:${port}`, bindAllInterfaces: false });
+
 function commandName(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
@@ -82,6 +96,8 @@ function commandName(pid: number): string {
  */
 @Injectable()
 export class LocalProcessRuntime extends ScriptRuntime implements OnModuleInit, OnApplicationShutdown {
+  readonly runsSurviveRestart = false;
+  private readonly log = rootLogger().child({ service: 'execution', component: 'LocalProcessRuntime' });
   private readonly sandbox: boolean;
   private readonly limits: string[];
   private readonly launcher: ProcessLauncher;
@@ -127,31 +143,60 @@ export class LocalProcessRuntime extends ScriptRuntime implements OnModuleInit, 
     this.launcher.holdOutput(hold);
   }
 
-  /** What the launcher read of a run (from a previous process of the service), in order; undefined when nothing was kept. */
-  override spooledOutput(executionId: string): SpooledChunk[] | undefined {
-    return readSpool(spoolFile(this.spoolDir, executionId));
+  /**
+   * Runs this replica owned before a restart cannot be re-attached (their output pipes died
+   * with the old process): their processes are stopped and the runs end as `lost`, with the
+   * reason. What their scripts printed is not lost with them: the launcher spooled it (see
+   * output-spool.ts), and it is published again, numbered as the old process numbered it.
+   */
+  async recover(recovery: RunRecovery): Promise<void> {
+    const runs = await recovery.ownActiveRuns();
+    if (runs.length) await this.spoolsSettled();
+    for (const { executionId, runtimeRef } of runs) {
+      const stopped = runtimeRef ? stopOrphanProcess(Number(runtimeRef), executionId) : false;
+      const reason = `the execution service restarted while the run was active; its process could not be re-attached${stopped ? ' and was stopped' : ''}`;
+      await recovery.lost(executionId, reason, this.spooledOutput(executionId));
+      this.cleanUp(executionId);
+    }
+    // Spools of runs that ended (the service was killed between their end and the spool's removal).
+    const orphaned = new Set(runs.map((r) => r.executionId));
+    for (const id of spooledRuns(this.spoolDir)) if (!orphaned.has(id)) this.cleanUp(id);
+    if (runs.length) this.log.warn({ count: runs.length }, 'marked orphaned runs as lost');
+    recovery.recovered();
+  }
+
+  /** A free loopback port, other than those of open sessions (which may not be listening yet). */
+  async sessionEndpoint(_executionId: string, portsInUse: () => Promise<number[]>): Promise<SessionEndpoint> {
+    return loopback(await freeLoopbackPort(new Set(await portsInUse())));
+  }
+
+  /** What the launcher read of a run (from a previous process of the service), in order; undefined when nothing was kept or it cannot be read. */
+  private spooledOutput(executionId: string): SpooledChunk[] | undefined {
+    try {
+      return readSpool(spoolFile(this.spoolDir, executionId));
+    } catch (error) {
+      this.log.error({ err: error, executionId }, 'could not read the output spool of a lost run');
+      return undefined;
+    }
   }
 
   /**
    * A launcher of a previous process of the service (killed) may still be reading its runs'
    * pipes into their spools: resolves once none is left, or after `timeoutMs`.
    */
-  override async spoolsSettled(timeoutMs = 15_000): Promise<void> {
+  private async spoolsSettled(timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let previous = previousLaunchers(this.spoolDir, this.launcher.helperPid);
-    if (previous.length) rootLogger().info({ pids: previous }, 'waiting for the previous process launcher to finish spooling');
+    if (previous.length) this.log.info({ pids: previous }, 'waiting for the previous process launcher to finish spooling');
     while (previous.length && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       previous = previousLaunchers(this.spoolDir, this.launcher.helperPid);
     }
   }
 
-  override releaseOutput(executionId: string): void {
+  /** The run's output is with the bus: its spool goes. */
+  override cleanUp(executionId: string): void {
     removeSpool(spoolFile(this.spoolDir, executionId));
-  }
-
-  override spooledRuns(): string[] {
-    return spooledRuns(this.spoolDir);
   }
 
   get sandboxed(): boolean {
@@ -272,7 +317,7 @@ export class LocalProcessRuntime extends ScriptRuntime implements OnModuleInit, 
   private async sessionPort(chosen: number, observer: RunObserver): Promise<number> {
     if (await loopbackPortIsFree(chosen)) return chosen;
     const port = await freeLoopbackPort(new Set([chosen]));
-    await observer.sessionPortChanged?.(port);
+    await observer.sessionMoved?.(loopback(port));
     return port;
   }
 

@@ -1,5 +1,6 @@
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { OutputChunk } from './script-runtime.js';
 
 /**
  * A run's raw output as the process launcher read it from the script's pipes, kept on disk
@@ -8,10 +9,7 @@ import { join } from 'node:path';
  * replays it. Records: stream tag (1 byte: 1 = stdout, 2 = stderr), length (4 bytes,
  * big-endian), then the chunk's UTF-8 bytes. At most the run's output in size.
  */
-export interface SpooledChunk {
-  stream: 'stdout' | 'stderr';
-  data: string;
-}
+export type SpooledChunk = OutputChunk;
 
 const TAGS = { stdout: 1, stderr: 2 } as const;
 const HEADER = 5;

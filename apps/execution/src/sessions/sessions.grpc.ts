@@ -17,7 +17,8 @@ import {
   type SessionUpstream,
 } from '#contracts/generated/scriptorium/execution/v1/execution.js';
 import { callerOf, Public } from '#common/auth.js';
-import { SessionsService, type SessionRow } from './sessions.service.js';
+import type { SessionRow } from './sessions.repository.js';
+import { SessionsService } from './sessions.service.js';
 
 const iso = (value: Date | string | null) => (value ? new Date(value).toISOString() : '');
 

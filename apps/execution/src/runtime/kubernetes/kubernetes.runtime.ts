@@ -1,9 +1,10 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { CoreV1Api, KubeConfig, Log, type V1Pod } from '@kubernetes/client-node';
+import { isUuid } from '#common/ids.js';
 import { rootLogger } from '#common/logger.js';
 import type { ExecutionConfig } from '../../execution.config.js';
 import type { LaunchSpec } from '../launch-spec.js';
-import { ScriptRuntime, type RunExit, type RunHandle, type RunObserver, type StopReason } from '../script-runtime.js';
+import { ScriptRuntime, type RunExit, type RunHandle, type RunObserver, type ResumedRun, type RunRecovery, type SessionEndpoint, type StopReason } from '../script-runtime.js';
 import { LogFollower, type LogCursor } from './log-follower.js';
 import {
   buildRunObjects,
@@ -14,6 +15,7 @@ import {
   MANAGED_SELECTOR,
   ownedByPod,
   podNameFor,
+  sessionServiceAddress,
   type PodManifestOptions,
 } from './pod-manifest.js';
 import { PodWatch, type PodEvent } from './pod-watch.js';
@@ -27,12 +29,15 @@ export interface KubernetesRuntimeOptions extends PodManifestOptions {
   logSettleMs?: number;
   /** Extra time after `timeoutSeconds` before the runtime deletes a pod itself (e.g. one that never got scheduled, where activeDeadlineSeconds never starts counting). */
   deadlineMarginSeconds?: number;
+  /** The port an interactive script listens on in its pod (SESSION_PORT); the session's Service exposes it. */
+  sessionPort?: number;
 }
 
-/** A RunObserver that may also keep the log cursor, to resume the output exactly after a restart. */
-export interface KubernetesRunObserver extends RunObserver {
-  logCursor?(cursor: LogCursor): void;
-}
+/** Its optional `logCursor` is kept to resume the output exactly after a restart. */
+export type KubernetesRunObserver = RunObserver;
+
+/** Each replica writes its heartbeat this often… */
+const HEARTBEAT_MS = 10_000;
 
 /** What `listActive()` reports about a script pod. */
 export interface ScriptPodInfo {
@@ -106,7 +111,13 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
   private readonly log = rootLogger().child({ service: 'execution', component: 'KubernetesRuntime' });
   private readonly pending = new Set<Promise<unknown>>();
 
-  static fromConfig(config: ExecutionConfig): KubernetesRuntime {
+  readonly runsSurviveRestart = true;
+  private recovered = false;
+  private beating = false;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private closed = false;
+
+  static fromConfig(config: ExecutionConfig, sessionPort: number): KubernetesRuntime {
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromDefault();
     if (config.KUBE_CONTEXT) kubeConfig.setCurrentContext(config.KUBE_CONTEXT);
@@ -126,6 +137,7 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
       instanceId: config.INSTANCE_ID,
       finishedPodRetentionSeconds: config.FINISHED_POD_RETENTION_SECONDS,
       watchRestartSeconds: config.POD_WATCH_RESTART_SECONDS,
+      sessionPort,
     });
   }
 
@@ -158,6 +170,134 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
     return run.handle;
   }
 
+  /** Every pod has its own network namespace: the fixed session port, behind the session's own Service. */
+  async sessionEndpoint(executionId: string): Promise<SessionEndpoint> {
+    const port = this.options.sessionPort;
+    if (!port) throw new Error('the kubernetes runtime was configured without a session port (SESSION_PORT)');
+    return { port, upstream: sessionServiceAddress(executionId, this.options.namespace, port), bindAllInterfaces: true };
+  }
+
+  // ------------------------------------------------------------------ after a restart: re-attach and adopt
+
+  /**
+   * Pods outlive the service: at start-up this replica re-attaches its own runs still
+   * `starting`/`running`, and every replica adopts the runs of replicas that are dead (no
+   * heartbeat for a while; see RunRecovery.adoptRunsOfDeadReplicas), so each run gets exactly
+   * one new owner. Output resumes from the run's stored log cursor, so no line is lost or
+   * doubled. New runs are claimed only once the old ones are followed again: while the API
+   * server is unreachable the service starts, runs wait queued, and recovery retries in the
+   * background with a growing pause.
+   */
+  async recover(recovery: RunRecovery): Promise<void> {
+    await recovery.heartbeat();
+    this.heartbeatTimer = setInterval(() => void this.beat(recovery), HEARTBEAT_MS);
+    this.heartbeatTimer.unref();
+    if (!(await this.recoverOnce(recovery, 0))) void this.retryRecovery(recovery);
+  }
+
+  private async retryRecovery(recovery: RunRecovery) {
+    for (let attempt = 1; !this.closed; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1000 * 2 ** attempt)).unref());
+      if (this.closed || (await this.recoverOnce(recovery, attempt))) return;
+    }
+  }
+
+  /** One recovery attempt; on success new runs may be claimed. */
+  private async recoverOnce(recovery: RunRecovery, attempt: number): Promise<boolean> {
+    try {
+      await this.recoverPods(recovery);
+      this.recovered = true;
+      recovery.recovered();
+      return true;
+    } catch (error) {
+      this.log.error({ err: error, attempt }, 'could not re-attach the runs of the pods; retrying');
+      return false;
+    }
+  }
+
+  /**
+   * Re-attaches this replica's active runs and those of dead replicas (adopted), and stops
+   * running pods whose run already ended. Afterwards each heartbeat adopts again whenever
+   * another replica died.
+   */
+  private async recoverPods(recovery: RunRecovery) {
+    const own = await recovery.ownActiveRuns();
+    const adopted = await recovery.adoptRunsOfDeadReplicas();
+    const ids = [...own.map((r) => r.executionId), ...adopted];
+    this.expect(ids);
+    const pods = await this.listActive();
+    await this.reattachAll(recovery, ids);
+    await this.stopPodsOfEndedRuns(recovery, pods.filter((p) => !p.finished && p.instanceId === this.options.instanceId));
+  }
+
+  private async beat(recovery: RunRecovery) {
+    if (this.beating) return;
+    this.beating = true;
+    try {
+      await recovery.heartbeat();
+      // Runs this replica follows that another replica adopted (this one was taken for dead): let go.
+      for (const id of await recovery.releaseRunsAdoptedElsewhere()) {
+        this.detach(id);
+        this.log.warn({ executionId: id }, 'run adopted by another replica; stopped following it');
+      }
+      if (!this.recovered) return;
+      const adopted = await recovery.adoptRunsOfDeadReplicas();
+      if (adopted.length) {
+        this.expect(adopted);
+        await this.reattachAll(recovery, adopted);
+      }
+    } catch (error) {
+      this.log.warn({ err: error }, 'heartbeat or adoption failed');
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  private async reattachAll(recovery: RunRecovery, ids: string[]) {
+    try {
+      for (const id of ids) {
+        const run = await recovery.resume(id);
+        if (run) await this.resume(recovery, id, run);
+      }
+    } finally {
+      this.unexpect(ids);
+    }
+  }
+
+  /** Follows an existing pod again, from the run's stored log cursor; `lost` when the pod is gone. */
+  private async resume(recovery: RunRecovery, executionId: string, run: ResumedRun) {
+    const elapsed = run.startedAt ? (Date.now() - run.startedAt.getTime()) / 1000 : 0;
+    let handle: RunHandle | null;
+    try {
+      handle = await this.reattach(executionId, run.observer, run.logCursor, Math.max(1, Math.ceil(run.timeoutSeconds - elapsed)));
+    } catch (error) {
+      this.log.error({ err: error, executionId }, 'could not re-attach a run');
+      return;
+    }
+    if (handle) {
+      run.attach(handle);
+      this.log.info({ executionId, afterSequence: run.afterSequence }, 're-attached a run to its pod');
+      return;
+    }
+    const pod = run.runtimeRef ?? podNameFor(executionId);
+    await recovery.lost(
+      executionId,
+      run.state === 'starting' && !run.runtimeRef
+        ? `the execution service stopped before pod ${pod} was running, and the pod does not exist`
+        : `pod ${pod} was gone when the execution service re-attached after a restart (deleted while no service followed it); the run's end is unknown`,
+    );
+  }
+
+  /** Running pods this replica started whose run already ended (e.g. marked lost): deleted. */
+  private async stopPodsOfEndedRuns(recovery: RunRecovery, pods: ScriptPodInfo[]) {
+    const ids = pods.map((p) => p.executionId).filter((id) => isUuid(id));
+    if (!ids.length) return;
+    for (const id of await recovery.endedRuns(ids)) {
+      this.log.warn({ executionId: id }, 'deleting the pod of a run that already ended');
+      await this.deletePod(podNameFor(id), 0);
+    }
+  }
+
   /**
    * Script pods found by label (this replica's and every other's), for re-attaching after a
    * restart. Waits for the shared watch's first list, so it costs no extra API call.
@@ -176,22 +316,6 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
   }
 
   /**
-   * How the dispatcher uses it after a restart (in place of marking the runs `lost`):
-   *
-   *   if (this.runtime instanceof KubernetesRuntime) {
-   *     const pods = new Map((await runtime.listActive()).map((p) => [p.executionId, p]));
-   *     for (const run of runs in ('starting','running') owned by INSTANCE_ID — or by a replica
-   *          that is gone, to adopt its pods —) {
-   *       const pump = new OutputPump(sink, run.lastSequence);       // continue the numbering
-   *       const handle = await runtime.reattach(run.id, observer, run.logCursor, run.launchSpec?.timeoutSeconds);
-   *       if (handle) this.active.set(run.id, handle); else mark the run `lost` ("its pod is gone");
-   *     }
-   *   }
-   *
-   * `observer` is the same one `start()` gets; its optional `logCursor(cursor)` should be
-   * persisted (throttled, e.g. with the progress patch) so the output resumes exactly; without
-   * a cursor the whole log is reported again. `started(podName)` is reported again.
-   *
    * Picks up the pod of a run started before a restart (or by a replica that died): reports
    * its output from `cursor` on (from the start without one) and its end, exactly as for a
    * run started here. Resolves to null when the run has no pod any more (the caller marks
@@ -232,7 +356,7 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
   }
 
   /** Stops following a run without touching its pod (another replica took it over). */
-  detach(executionId: string) {
+  override detach(executionId: string) {
     const run = this.tracked.get(podNameFor(executionId));
     if (!run) return;
     run.detach();
@@ -265,6 +389,8 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
    * Running pods are left alone: after a restart `reattach()` picks them up again.
    */
   async close() {
+    this.closed = true;
+    clearInterval(this.heartbeatTimer);
     this.watch.stop();
     for (const run of this.tracked.values()) run.detach();
     this.tracked.clear();
