@@ -42,7 +42,8 @@ import { DomainError, failedPrecondition, invalidArgument, notFound, permissionD
 import { FORWARDED_FOR_HEADER } from '#common/grpc.js';
 import { EventBus } from '#common/bus.js';
 import { Subjects } from '#contracts/subjects.js';
-import { ApiTokensService, type ApiTokenRecord } from './api-tokens/api-tokens.service.js';
+import type { ApiTokenRecord } from './api-tokens/api-tokens.repository.js';
+import { ApiTokensService } from './api-tokens/api-tokens.service.js';
 import { AuditService, type AuditActor, type AuditEntry } from './audit/audit.service.js';
 import { KeyStore } from './keys/key-store.service.js';
 import { LoginThrottle } from './tokens/login-throttle.service.js';

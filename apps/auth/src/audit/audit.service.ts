@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import type { AuditActionPerformedEvent } from '#contracts/events.js';
 import { Subjects } from '#contracts/subjects.js';
 import { EventBus } from '#common/bus.js';
 import { invalidArgument } from '#common/errors.js';
 import { rootLogger } from '#common/logger.js';
-
-export type AuditOutcome = 'success' | 'failure';
+import { AuditRepository, type AuditOutcome, type AuditQuery, type AuditRow } from './audit.repository.js';
 
 /** Who acted and from where; the actor is empty for an anonymous caller. */
 export interface AuditActor {
@@ -27,21 +24,6 @@ export interface AuditEntry extends AuditActor {
   service?: string;
   id?: string;
   occurredAt?: string;
-}
-
-export interface AuditRecord {
-  id: string;
-  occurredAt: string;
-  action: string;
-  outcome: AuditOutcome;
-  actorId: string;
-  actorUsername: string;
-  targetType: string;
-  targetId: string;
-  targetName: string;
-  ip: string;
-  service: string;
-  detailsJson: string;
 }
 
 export interface AuditFilter {
@@ -69,7 +51,7 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
   private unsubscribe: (() => void) | undefined;
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly trail: AuditRepository,
     private readonly bus: EventBus,
   ) {}
 
@@ -108,91 +90,57 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
     let details = JSON.stringify(entry.details ?? {});
     if (details.length > MAX_DETAILS_CHARS) details = JSON.stringify({ truncated: true, preview: details.slice(0, 1000) });
     try {
-      await this.db.query(
-        `INSERT INTO auth.audit_events
-           (id, occurred_at, service, action, outcome, actor_id, actor_username, target_type, target_id, target_name, ip, details)
-         VALUES ($1, COALESCE($2::timestamptz, now()), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
-         ON CONFLICT (id) DO NOTHING`,
-        [
-          entry.id ?? randomUUID(),
-          entry.occurredAt ?? null,
-          entry.service ?? 'auth',
-          entry.action,
-          entry.outcome ?? 'success',
-          entry.actorId ?? '',
-          entry.actorUsername ?? '',
-          entry.targetType ?? '',
-          entry.targetId ?? '',
-          entry.targetName ?? '',
-          entry.ip ?? '',
-          details,
-        ],
-      );
+      await this.trail.insert({
+        id: entry.id ?? randomUUID(),
+        occurredAt: entry.occurredAt,
+        service: entry.service ?? 'auth',
+        action: entry.action,
+        outcome: entry.outcome ?? 'success',
+        actorId: entry.actorId ?? '',
+        actorUsername: entry.actorUsername ?? '',
+        targetType: entry.targetType ?? '',
+        targetId: entry.targetId ?? '',
+        targetName: entry.targetName ?? '',
+        ip: entry.ip ?? '',
+        detailsJson: details,
+      });
     } catch (err) {
       rootLogger().error({ err, action: entry.action }, 'could not record an audit event');
     }
   }
 
-  async list(filter: AuditFilter): Promise<{ events: AuditRecord[]; nextPageToken: string }> {
+  async list(filter: AuditFilter): Promise<{ events: Required<AuditRow>[]; nextPageToken: string }> {
     const size = filter.pageSize || 100;
     if (!Number.isInteger(size) || size < 1 || size > 500) throw invalidArgument('page_size must be between 1 and 500', { page_size: 'must be between 1 and 500' });
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (sql: (p: string) => string, value: unknown) => {
-      params.push(value);
-      where.push(sql(`$${params.length}`));
-    };
+    const query: AuditQuery = { limit: size + 1 };
     if (filter.pageToken) {
       const before = Number(Buffer.from(filter.pageToken, 'base64url').toString());
       if (!Number.isSafeInteger(before) || before < 1) throw invalidArgument('Invalid page_token', { page_token: 'is not a token this service gave out' });
-      add((p) => `seq < ${p}`, before);
+      query.beforeSeq = before;
     }
     if (filter.action) {
       if (filter.action.length > 100) throw invalidArgument('action must be at most 100 characters', { action: 'must be at most 100 characters' });
-      if (filter.action.endsWith('.')) add((p) => `starts_with(action, ${p})`, filter.action);
-      else add((p) => `action = ${p}`, filter.action);
+      if (filter.action.endsWith('.')) query.actionPrefix = filter.action;
+      else query.action = filter.action;
     }
-    if (filter.actorId) add((p) => `actor_id = ${p}`, filter.actorId);
-    if (filter.targetId) add((p) => `target_id = ${p}`, filter.targetId);
+    if (filter.actorId) query.actorId = filter.actorId;
+    if (filter.targetId) query.targetId = filter.targetId;
     if (filter.outcome) {
       if (filter.outcome !== 'success' && filter.outcome !== 'failure') throw invalidArgument('outcome must be success or failure', { outcome: 'must be success or failure' });
-      add((p) => `outcome = ${p}`, filter.outcome);
+      query.outcome = filter.outcome;
     }
-    for (const [name, op] of [['since', '>='], ['until', '<']] as const) {
+    for (const name of ['since', 'until'] as const) {
       const value = filter[name];
       if (!value) continue;
       if (Number.isNaN(Date.parse(value))) throw invalidArgument(`${name} must be an RFC 3339 date-time, e.g. 2025-01-31T12:00:00Z`, { [name]: 'must be an RFC 3339 date-time' });
-      add((p) => `occurred_at ${op} ${p}::timestamptz`, new Date(value).toISOString());
+      query[name] = new Date(value).toISOString();
     }
     const term = filter.search.trim().toLowerCase();
-    if (term) {
-      const like = `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      add((p) => `(lower(actor_username) LIKE ${p} OR lower(target_name) LIKE ${p} OR lower(target_id) LIKE ${p})`, like);
-    }
-    params.push(size + 1);
-    const rows: {
-      seq: string; id: string; occurred_at: Date; service: string; action: string; outcome: AuditOutcome; actor_id: string;
-      actor_username: string; target_type: string; target_id: string; target_name: string; ip: string; details: unknown;
-    }[] = await this.db.query(
-      `SELECT * FROM auth.audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT $${params.length}`,
-      params,
-    );
+    if (term) query.search = term;
+    const rows = await this.trail.find(query);
     const page = rows.slice(0, size);
     return {
-      events: page.map((r) => ({
-        id: r.id,
-        occurredAt: new Date(r.occurred_at).toISOString(),
-        action: r.action,
-        outcome: r.outcome,
-        actorId: r.actor_id,
-        actorUsername: r.actor_username,
-        targetType: r.target_type,
-        targetId: r.target_id,
-        targetName: r.target_name,
-        ip: r.ip,
-        service: r.service,
-        detailsJson: JSON.stringify(r.details ?? {}),
-      })),
+      events: page.map(({ seq: _seq, ...event }) => event),
       nextPageToken: rows.length > size ? Buffer.from(String(page.at(-1)!.seq)).toString('base64url') : '',
     };
   }

@@ -2,12 +2,11 @@ import { createHash, createPublicKey, generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
 import { TOKEN_ALGORITHM, VerificationKeySource, type ApiTokenIdentity, type VerificationKey } from '#common/auth.js';
 import { ApiTokensService } from '../api-tokens/api-tokens.service.js';
 import { rootLogger } from '#common/logger.js';
-import { SigningKeyRecord } from './signing-key.entity.js';
+import type { SigningKeyRecord } from './signing-key.entity.js';
+import { SigningKeysRepository } from './signing-keys.repository.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 const RELOAD_AT_MOST_EVERY_MS = 10_000;
@@ -34,7 +33,7 @@ export class KeyStore implements OnModuleInit {
   private loadedAt = 0;
   private ready: Promise<void> | undefined;
 
-  constructor(@InjectRepository(SigningKeyRecord) private readonly repo: Repository<SigningKeyRecord>) {}
+  constructor(private readonly stored: SigningKeysRepository) {}
 
   /**
    * Also awaited by every use: startServiceApp opens the gRPC port before the
@@ -57,19 +56,15 @@ export class KeyStore implements OnModuleInit {
         privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
       });
       const kid = keyIdOf(publicKey);
-      const inserted = await this.repo.query(
-        `INSERT INTO auth.signing_keys (kid, generation, algorithm, private_key_pem, public_key_pem)
-         VALUES ($1, 1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING kid`,
-        [kid, TOKEN_ALGORITHM, privateKey, publicKey],
-      );
-      if (inserted.length) rootLogger().info({ kid }, 'generated the token signing key');
+      const inserted = await this.stored.insertFirst({ kid, algorithm: TOKEN_ALGORITHM, privateKeyPem: privateKey, publicKeyPem: publicKey });
+      if (inserted) rootLogger().info({ kid }, 'generated the token signing key');
       await this.reload();
     }
     if (this.keys.length === 0) throw new Error('no token signing key could be stored or read');
   }
 
   private async reload() {
-    this.keys = await this.repo.find({ order: { generation: 'DESC' } });
+    this.keys = await this.stored.all();
     this.loadedAt = Date.now();
   }
 

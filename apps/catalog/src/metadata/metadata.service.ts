@@ -11,7 +11,8 @@ import { DiscoveryService } from '../discovery/discovery.service.js';
 import { availableLanguages, renderMarkdown, resolveDoc } from '../docs/markdown.js';
 import { CatalogIndex, type IndexedScript } from '../scripts/catalog-index.js';
 import { canSee } from '../scripts/catalog-views.js';
-import { MetadataStore, type MetadataVersion } from './metadata.store.js';
+import { PersonalTagsRepository } from './personal-tags.repository.js';
+import { ScriptMetadataRepository, type MetadataVersion } from './script-metadata.repository.js';
 import { applyEdit, editedFields, MAX_COMMENT_LENGTH, type EditableField, type MetadataOverrides } from './overrides.js';
 import { checkTags } from './tags.js';
 
@@ -32,19 +33,20 @@ export class MetadataService implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly index: CatalogIndex,
-    private readonly store: MetadataStore,
+    private readonly scriptMetadata: ScriptMetadataRepository,
+    private readonly personalTags: PersonalTagsRepository,
     private readonly bus: EventBus,
     private readonly discovery: DiscoveryService,
   ) {}
 
   async onModuleInit() {
-    this.index.setOverrides(await this.store.allOverrides());
+    this.index.setOverrides(await this.scriptMetadata.allOverrides());
     // Edits made through another replica: reload those scripts' edits.
     this.unsubscribe = this.bus.subscribe(Subjects.catalogChanged, async (event) => {
       const ids = event.changed ?? [];
       if (!ids.length || ids.length > 200) return;
       try {
-        this.index.setOverrides(await this.store.overridesOf(ids), ids);
+        this.index.setOverrides(await this.scriptMetadata.overridesOf(ids), ids);
       } catch (error) {
         rootLogger().warn({ err: error }, 'could not reload metadata edits');
       }
@@ -57,7 +59,7 @@ export class MetadataService implements OnModuleInit, OnModuleDestroy {
 
   /** Reads every script's edits again, after a restore replaced the catalog's tables. */
   async reloadEdits(): Promise<void> {
-    this.index.replaceAllOverrides(await this.store.allOverrides());
+    this.index.replaceAllOverrides(await this.scriptMetadata.allOverrides());
   }
 
   /** The script if the caller may see it; NOT_FOUND otherwise (same message either way). */
@@ -90,12 +92,12 @@ export class MetadataService implements OnModuleInit, OnModuleDestroy {
     comment: string,
   ): Promise<void> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const current = await this.store.current(scriptId);
+      const current = await this.scriptMetadata.current(scriptId);
       if (expectedVersion > 0 && current.version !== expectedVersion) {
         throw aborted(`The metadata of "${scriptId}" changed meanwhile (now version ${current.version}, you edited version ${expectedVersion}); reload and edit again`);
       }
       const next = compute(current.overrides);
-      const version = await this.store.addVersion({
+      const version = await this.scriptMetadata.addVersion({
         scriptId,
         basedOn: current.version,
         action: next.action,
@@ -169,7 +171,7 @@ export class MetadataService implements OnModuleInit, OnModuleDestroy {
 
   async versions(caller: Caller, scriptId: string): Promise<{ versions: MetadataVersion[]; current: number }> {
     const entry = this.editable(caller, scriptId);
-    const versions = await this.store.versions(entry.base.id);
+    const versions = await this.scriptMetadata.versions(entry.base.id);
     return { versions, current: versions[0]?.version ?? 0 };
   }
 
@@ -182,7 +184,7 @@ export class MetadataService implements OnModuleInit, OnModuleDestroy {
     if (!Number.isInteger(version) || version < 0) throw invalidArgument('version must be a version number', { version: 'must be 0 or more' });
     let target: MetadataOverrides = {};
     if (version > 0) {
-      const found = await this.store.version(scriptId, version);
+      const found = await this.scriptMetadata.version(scriptId, version);
       if (!found) throw notFound(`Version ${version} of the metadata of "${scriptId}" not found`);
       target = found.overrides;
     }
@@ -230,18 +232,18 @@ export class MetadataService implements OnModuleInit, OnModuleDestroy {
     if (Object.keys(errors).length) {
       throw invalidArgument(`The tags are not valid: ${Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join('; ')}`, errors);
     }
-    await this.store.setPersonalTags(caller.userId, entry.base.id, tags);
+    await this.personalTags.replace(caller.userId, entry.base.id, tags);
     return this.tags(caller, entry.base.id);
   }
 
   async tags(caller: Caller, scriptId: string) {
     const entry = this.visible(caller, scriptId);
-    return { scriptId: entry.base.id, systemTags: entry.effective.tags, personalTags: await this.store.personalTags(caller.userId, entry.base.id) };
+    return { scriptId: entry.base.id, systemTags: entry.effective.tags, personalTags: await this.personalTags.of(caller.userId, entry.base.id) };
   }
 
   /** The caller's tags with how many scripts (that they can still see) carry each. */
   async myTags(caller: Caller) {
-    const byScript = await this.store.personalTagsByScript(caller.userId);
+    const byScript = await this.personalTags.byScript(caller.userId);
     const counts = new Map<string, number>();
     for (const [scriptId, tags] of byScript) {
       const entry = this.index.script(scriptId);
@@ -252,7 +254,7 @@ export class MetadataService implements OnModuleInit, OnModuleDestroy {
   }
 
   personalTagsByScript(caller: Caller) {
-    return this.store.personalTagsByScript(caller.userId);
+    return this.personalTags.byScript(caller.userId);
   }
 }
 

@@ -35,13 +35,14 @@ export interface NewVersion {
 }
 
 /**
- * Edits and personal tags. Each write is a single statement (the all-in-one
- * database has one shared connection and no transactions are used): a new
- * version updates the current row and appends the history row in one CTE, and
- * only when the current version is still the one the change was based on.
+ * catalog.script_metadata (each script's edits in force) with its history,
+ * catalog.script_metadata_versions: one repository for both because a new version
+ * must update the current row and append its history row in a single statement
+ * (the all-in-one database has one shared connection and no transactions are used),
+ * and only when the current version is still the one the change was based on.
  */
 @Injectable()
-export class MetadataStore {
+export class ScriptMetadataRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   async allOverrides(): Promise<StoredOverrides[]> {
@@ -105,39 +106,5 @@ export class MetadataStore {
 
   async version(scriptId: string, version: number): Promise<MetadataVersion | undefined> {
     return (await this.versions(scriptId)).find((v) => v.version === version);
-  }
-
-  // ---- personal tags ----
-
-  /** Replaces the user's tags on a script. */
-  async setPersonalTags(userId: string, scriptId: string, tags: string[]): Promise<void> {
-    await this.db.query(
-      `WITH dropped AS (
-         DELETE FROM catalog.personal_tags WHERE user_id = $1 AND script_id = $2 AND NOT (tag = ANY($3::text[]))
-       )
-       INSERT INTO catalog.personal_tags (user_id, script_id, tag, created_at)
-       SELECT $1, $2, t, now() FROM unnest($3::text[]) AS t
-       ON CONFLICT DO NOTHING`,
-      [userId, scriptId, tags],
-    );
-  }
-
-  async personalTags(userId: string, scriptId: string): Promise<string[]> {
-    const rows: { tag: string }[] = await this.db.query(
-      'SELECT tag FROM catalog.personal_tags WHERE user_id = $1 AND script_id = $2 ORDER BY tag',
-      [userId, scriptId],
-    );
-    return rows.map((r) => r.tag);
-  }
-
-  /** All of a user's tags, by script. */
-  async personalTagsByScript(userId: string): Promise<Map<string, string[]>> {
-    const rows: { script_id: string; tag: string }[] = await this.db.query(
-      'SELECT script_id, tag FROM catalog.personal_tags WHERE user_id = $1 ORDER BY script_id, tag',
-      [userId],
-    );
-    const result = new Map<string, string[]>();
-    for (const r of rows) result.set(r.script_id, [...(result.get(r.script_id) ?? []), r.tag]);
-    return result;
   }
 }
