@@ -12,5 +12,7 @@ if (!only || only === 'runs') await runRunsThroughputBench();
 if (!only || only === 'kubernetes') await (await import('./kubernetes.bench.js')).runKubernetesBench();
 if (!only || only === 'catalog') await runCatalogBench();
 if (!only || only === 'outbox') await runOutboxBench();
+// The web UI's log viewer in Chromium: only when asked for (`npm run bench ui`).
+if (only === 'ui') await (await import('./ui.bench.js')).runUiBench();
 // The fault suite's long variants take many minutes and break the stack on purpose: only when asked for.
 if (only === 'faults') await (await import('./faults.bench.js')).runFaultsBench();
