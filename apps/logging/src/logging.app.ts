@@ -4,7 +4,10 @@ import { ServiceCoreModule, type ServiceApp } from '#common/service-app.js';
 import { LoggingConfig } from './logging.config.js';
 import { LogChunkRecord } from './logs/log-chunk.entity.js';
 import { LogStream } from './logs/log-stream.entity.js';
+import { ExportModule } from './export/export.module.js';
 import { LogsModule } from './logs/logs.module.js';
+import { RetentionModule } from './retention/retention.module.js';
+import { StatisticsModule } from './statistics/statistics.module.js';
 import { LogRun } from './runs/log-run.entity.js';
 import { RunsModule } from './runs/runs.module.js';
 import { SearchModule } from './search/search.module.js';
@@ -25,6 +28,6 @@ export const loggingApp: ServiceApp<LoggingConfig> = {
   },
   module: (deps) => ({
     module: LoggingAppModule,
-    imports: [ServiceCoreModule.forRoot(deps), ServiceAuthModule.forRoot(deps.config.AUTH_GRPC_URL!), LogsModule, RunsModule, SearchModule],
+    imports: [ServiceCoreModule.forRoot(deps), ServiceAuthModule.forRoot(deps.config.AUTH_GRPC_URL!), LogsModule, RunsModule, SearchModule, ExportModule, StatisticsModule, RetentionModule],
   }),
 };
