@@ -21,6 +21,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, existsSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -254,6 +255,23 @@ const HTTP: Record<string, HttpRow> = {
   'POST /api/v1/backups/{id}/verify': { request: (_, f) => ({ path: `/api/v1/backups/${f.backups.main}/verify` }), expect: adminOnly(200) },
   'POST /api/v1/backups/{id}/restore': { request: (_, f) => ({ path: `/api/v1/backups/${f.backups.main}/restore`, body: { confirm: 'not the id' } }), expect: adminOnly(409) },
   'DELETE /api/v1/backups/{id}': { request: (_, f) => ({ path: `/api/v1/backups/${f.backups.deleteHttp}` }), expect: adminOnly(204) },
+
+  // Logs: each caller searches, exports and counts their own runs (admins everyone's); someone else's run is 404.
+  'GET /api/v1/logs/search': { request: () => ({ path: '/api/v1/logs/search?q=matrix' }), expect: signedIn(200) },
+  'GET /api/v1/logs/statistics': { request: () => ({ path: '/api/v1/logs/statistics' }), expect: signedIn(200) },
+  'GET /api/v1/logs/export': { request: () => ({ path: '/api/v1/logs/export?format=jsonl&maxRuns=5' }), expect: signedIn(200) },
+  'GET /api/v1/logs/retention-policies': { request: () => ({ path: '/api/v1/logs/retention-policies' }), expect: adminOnly(200) },
+  // A group no script has: the policy deletes nothing the other rows read.
+  'PUT /api/v1/logs/retention-policies': { request: () => ({ path: '/api/v1/logs/retention-policies', body: { scope: 'group', target: 'authz_matrix_none', keepDays: 3650 } }), expect: adminOnly(200) },
+  'DELETE /api/v1/logs/retention-policies/{id}': { request: () => ({ path: `/api/v1/logs/retention-policies/${NO_SUCH_ID}` }), expect: row(401, 403, 403, 403, 403, 404) },
+  'POST /api/v1/logs/cleanup': { request: () => ({ path: '/api/v1/logs/cleanup', body: { dryRun: true } }), expect: adminOnly(200) },
+  // Deleting `operator`'s run would take it from the other rows: an unknown run is 404 for everyone, as someone else's is.
+  'POST /api/v1/logs/deletions': { request: () => ({ path: '/api/v1/logs/deletions', body: { executionIds: [NO_SUCH_ID] } }), expect: signedIn(404) },
+  'GET /api/v1/logs/{executionId}': { request: (_, f) => ({ path: `/api/v1/logs/${f.runId}` }), expect: ownerOnly(200) },
+  'GET /api/v1/logs/{executionId}/lines': { request: (_, f) => ({ path: `/api/v1/logs/${f.runId}/lines?streams=stdout,stderr` }), expect: ownerOnly(200) },
+  'GET /api/v1/logs/{executionId}/search': { request: (_, f) => ({ path: `/api/v1/logs/${f.runId}/search?q=matrix` }), expect: ownerOnly(200) },
+  'GET /api/v1/logs/{executionId}/export': { request: (_, f) => ({ path: `/api/v1/logs/${f.runId}/export?format=csv` }), expect: ownerOnly(200) },
+  'DELETE /api/v1/logs/{executionId}': { request: () => ({ path: `/api/v1/logs/${NO_SUCH_ID}` }), expect: signedIn(404) },
 };
 
 /** Settings rows keep every backup, so the fixtures' backups outlive the matrix's own. */
@@ -261,6 +279,9 @@ const NO_RETENTION = { schedule: '0 3 * * *', timeZone: 'UTC', keepLast: 0, keep
 /** Every service serves SchemaTransferService; it takes only the installation's transfer token, never a user's token. */
 const TRANSFER_SOCKETS = ['auth', 'catalog', 'execution', 'logging', 'backup'];
 const gTransferTokenOnly = row(G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.PERMISSION_DENIED);
+
+/** An id no run, log or policy has. */
+const NO_SUCH_ID = '00000000-0000-4000-8000-000000000000';
 
 interface GrpcRow {
   request(who: Who, f: Fixtures): object | Promise<object>;
@@ -302,6 +323,21 @@ const GRPC: Record<string, GrpcRow> = {
   'scriptorium.execution.v1.ExecutionService/WatchExecution': { request: (_, f) => ({ executionId: f.runId }), expect: gOwnerOnly() },
   'scriptorium.logging.v1.LoggingService/TailLog': { request: (_, f) => ({ executionId: f.runId, follow: false }), expect: gOwnerOnly() },
   'scriptorium.logging.v1.LoggingService/GetLog': { request: (_, f) => ({ executionId: f.runId }), expect: gOwnerOnly() },
+  'scriptorium.logging.v1.LoggingService/ReadLog': { request: (_, f) => ({ executionId: f.runId, streams: ['stderr'] }), expect: gOwnerOnly() },
+  'scriptorium.logging.v1.LoggingService/GetRunLog': { request: (_, f) => ({ executionId: f.runId }), expect: gOwnerOnly() },
+  'scriptorium.logging.v1.LoggingService/SearchLogs': { request: () => ({ query: 'matrix' }), expect: gSignedIn() },
+  'scriptorium.logging.v1.LoggingService/SearchLog': { request: (_, f) => ({ executionId: f.runId, query: 'matrix' }), expect: gOwnerOnly() },
+  'scriptorium.logging.v1.LoggingService/ExportLog': { request: (_, f) => ({ executionId: f.runId, format: 'jsonl' }), expect: gOwnerOnly() },
+  'scriptorium.logging.v1.LoggingService/ExportLogs': { request: () => ({ format: 'csv', maxRuns: 5 }), expect: gSignedIn() },
+  'scriptorium.logging.v1.LoggingService/GetLogStatistics': { request: () => ({}), expect: gSignedIn() },
+  'scriptorium.logging.v1.LoggingService/ListRetentionPolicies': { request: () => ({}), expect: gAdminOnly },
+  'scriptorium.logging.v1.LoggingService/SetRetentionPolicy': { request: () => ({ scope: 'group', target: 'authz_matrix_none', keepDays: 3650 }), expect: gAdminOnly },
+  'scriptorium.logging.v1.LoggingService/DeleteRetentionPolicy': {
+    request: () => ({ id: NO_SUCH_ID }),
+    expect: row(G.UNAUTHENTICATED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.NOT_FOUND),
+  },
+  'scriptorium.logging.v1.LoggingService/RunCleanup': { request: () => ({ dryRun: true }), expect: gAdminOnly },
+  'scriptorium.logging.v1.LoggingService/DeleteLogs': { request: () => ({ executionIds: [NO_SUCH_ID] }), expect: gSignedIn(G.NOT_FOUND) },
   'scriptorium.backup.v1.BackupService/CreateBackup': { request: () => ({}), expect: gAdminOnly },
   'scriptorium.backup.v1.BackupService/ListBackups': { request: () => ({}), expect: gAdminOnly },
   'scriptorium.backup.v1.BackupService/GetBackup': { request: (_, f) => ({ id: f.backups.main }), expect: gAdminOnly },
@@ -825,6 +861,28 @@ describe('authorization matrix and hostile input', { timeout: 120_000 }, () => {
     } finally {
       for (const w of [others, mine, everyone]) w.cancel();
     }
+  });
+
+  it("log search, snippets, statistics and exports never show a user another user's lines; admins find everyone's", async () => {
+    const search = async (token: string, query = '') => (await http('GET', `/api/v1/logs/search?q=fixture${query}`, token)).json as { hits: { run: { executionId: string; userId: string }; snippets: { text: string }[] }[] };
+    const own = await search(f.tokens.operator);
+    const hit = own.hits.find((h) => h.run.executionId === f.runId);
+    assert.ok(hit, `the owner finds the line of their run: ${JSON.stringify(own)}`);
+    assert.match(hit.snippets[0].text, /fixture/);
+    assert.deepEqual((await search(f.tokens.other)).hits.filter((h) => h.run.userId !== f.ids.other), [], 'another operator finds none of it');
+    assert.equal((await http('GET', '/api/v1/logs/search?q=fixture&allUsers=true', f.tokens.other)).status, 403);
+    assert.equal((await http('GET', `/api/v1/logs/search?q=fixture&userId=${f.ids.operator}`, f.tokens.other)).status, 403);
+    assert.ok((await search(f.tokens.admin, '&allUsers=true')).hits.some((h) => h.run.executionId === f.runId), 'an admin searching everyone finds it');
+    assert.equal((await http('GET', `/api/v1/logs/${f.runId}/search?q=fixture`, f.tokens.other)).status, 404);
+    const archive = await fetch(`${stack.url}/api/v1/logs/export?format=jsonl`, { headers: { authorization: `Bearer ${f.tokens.other}` } });
+    assert.equal(archive.status, 200);
+    assert.ok(!gunzipSync(Buffer.from(await archive.arrayBuffer())).toString().includes(f.runId), "another user's export holds none of the owner's runs");
+    assert.ok(((await http('GET', '/api/v1/logs/statistics', f.tokens.other)).json as { users: number }).users <= 1, "statistics count the caller's own runs only");
+    assert.ok(((await http('GET', '/api/v1/logs/statistics?allUsers=true', f.tokens.admin)).json as { users: number }).users >= 2, 'an admin counts everyone');
+    assert.equal((await http('GET', '/api/v1/logs/export?format=pdf', f.tokens.operator)).status, 400);
+    assert.equal((await http('GET', `/api/v1/logs/${f.runId}/export?format=pdf`, f.tokens.operator)).status, 400);
+    assert.equal((await http('GET', '/api/v1/logs/search?q=%22unclosed', f.tokens.operator)).status, 400);
+    assert.equal((await http('GET', '/api/v1/logs/search?q=x&from=2026-02-01&to=2026-01-01', f.tokens.operator)).status, 400);
   });
 
   it('search and tags never show scripts above the caller\'s level, nor anyone else\'s personal tags', async () => {

@@ -41,6 +41,8 @@ export interface LoggingUnderTest {
   call<T>(method: string, request: object, as?: { userId: string; level: string }): Promise<T>;
   /** A server-streaming call: every message until it ends. */
   collect<T>(method: string, request: object, as?: { userId: string; level: string }): Promise<T[]>;
+  /** A server-streaming call, to read as it comes. */
+  open(method: string, request: object, as?: { userId: string; level: string }): grpc.ClientReadableStream<any>;
   /** Publishes a run event (run.created, or run.updated for a later state) of `userId`'s run unless the run names another owner. */
   run(subject: 'created' | 'updated', run: Partial<RunSnapshot> & { executionId: string }, occurredAt?: string): void;
   /** The stream's row, as stored. */
@@ -107,6 +109,9 @@ export async function startLoggingUnderTest(options: { pg?: TestPostgres; userId
           call.on('error', reject);
           call.on('end', () => resolve(messages));
         });
+      },
+      open(method, request, as) {
+        return client[method](request, metadata(as)) as grpc.ClientReadableStream<unknown>;
       },
       run(subject, run, occurredAt = new Date().toISOString()) {
         const snapshot: RunSnapshot = { scriptId: 'tests/script.py', userId, state: 'queued', stateReason: '', progress: 0, progressMessage: '', exitCode: null, version: 1, ...run };

@@ -20,6 +20,7 @@ import type { GatewayConfig } from './gateway.config.js';
 import { HttpErrorFilter } from './http-exception.filter.js';
 import { LiveRunStream } from './live/live-run-stream.js';
 import { LiveSocketServer } from './live/live-socket.server.js';
+import { LogsGatewayModule } from './logs/logs.module.js';
 import { ProjectsController } from './projects/projects.controller.js';
 import { ServiceClients } from './service-clients.js';
 import { SessionsGatewayModule } from './sessions/sessions.module.js';
@@ -48,6 +49,7 @@ export class GatewayModule implements NestModule {
           backup: config.BACKUP_GRPC_URL,
         }),
         SessionsGatewayModule.forRoot(config),
+        LogsGatewayModule.forRoot(config),
       ],
       controllers: [
         HealthController,

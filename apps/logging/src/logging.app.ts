@@ -4,7 +4,10 @@ import { ServiceCoreModule, type ServiceApp } from '#common/service-app.js';
 import { LoggingConfig } from './logging.config.js';
 import { LogChunkRecord } from './logs/log-chunk.entity.js';
 import { LogStream } from './logs/log-stream.entity.js';
+import { ExportModule } from './export/export.module.js';
 import { LogsModule } from './logs/logs.module.js';
+import { RetentionModule } from './retention/retention.module.js';
+import { StatisticsModule } from './statistics/statistics.module.js';
 import { LogRun } from './runs/log-run.entity.js';
 import { RunsModule } from './runs/runs.module.js';
 import { SearchModule } from './search/search.module.js';
@@ -32,6 +35,9 @@ export const loggingApp: ServiceApp<LoggingConfig> = {
       LogsModule,
       RunsModule,
       SearchModule,
+      ExportModule,
+      StatisticsModule,
+      RetentionModule,
       SchemaTransferModule.forService('logging', loggingApp.schema),
     ],
   }),

@@ -11,6 +11,11 @@ import { LogStreamsRepository } from './log-streams.repository.js';
 export class LogAccess {
   constructor(private readonly streams: LogStreamsRepository) {}
 
+  /** The log's row whoever owns it (for work already authorized). */
+  streamOf(executionId: string): Promise<LogStream | null> {
+    return this.streams.find(executionId);
+  }
+
   /** The log of `executionId` if the caller may read it, waiting up to `waitMs` for a just-accepted run's log to be registered. */
   async readableStream(caller: Caller, executionId: string, waitMs = 0): Promise<LogStream> {
     // Not an id this platform issues: it names no log (and must not reach a uuid column).

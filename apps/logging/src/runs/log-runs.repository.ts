@@ -57,6 +57,17 @@ export class LogRunsRepository {
     );
   }
 
+  /** The runs of a scope and filter, newest first, with their logs' state. */
+  list(scope: OwnerScope, filter: RunFilter, limit: number): Promise<RunLogRow[]> {
+    const params: unknown[] = [];
+    const where = runConditions(scope, filter, params);
+    return this.db.query(
+      `SELECT ${RUN_LOG_COLUMNS} FROM logging.log_runs r LEFT JOIN logging.log_streams s USING (execution_id)
+       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.created_at DESC, r.execution_id DESC LIMIT $${params.push(limit)}`,
+      params,
+    );
+  }
+
   async find(executionId: string): Promise<RunLogRow | undefined> {
     const [row]: RunLogRow[] = await this.db.query(
       `SELECT ${RUN_LOG_COLUMNS} FROM logging.log_runs r LEFT JOIN logging.log_streams s USING (execution_id) WHERE r.execution_id = $1`,
