@@ -52,7 +52,7 @@ export class BackupsModule {
                 logging: config.LOGGING_GRPC_URL!,
                 backup: dialable(config.GRPC_LISTEN),
               },
-              config.SCHEMA_TRANSFER_TOKEN!,
+              config.SCHEMA_TRANSFER_TOKEN ?? '',
             ),
         },
       ],
