@@ -254,6 +254,7 @@ const HTTP: Record<string, HttpRow> = {
   'GET /api/v1/backups/{id}': { request: (_, f) => ({ path: `/api/v1/backups/${f.backups.main}` }), expect: adminOnly(200) },
   'POST /api/v1/backups/{id}/verify': { request: (_, f) => ({ path: `/api/v1/backups/${f.backups.main}/verify` }), expect: adminOnly(200) },
   'POST /api/v1/backups/{id}/restore': { request: (_, f) => ({ path: `/api/v1/backups/${f.backups.main}/restore`, body: { confirm: 'not the id' } }), expect: adminOnly(409) },
+  'GET /api/v1/projects/{id}/archive': { request: (_, f) => ({ path: `/api/v1/projects/${f.project}/archive` }), expect: ownerOnly(200) },
   'DELETE /api/v1/backups/{id}': { request: (_, f) => ({ path: `/api/v1/backups/${f.backups.deleteHttp}` }), expect: adminOnly(204) },
 
   // Logs: each caller searches, exports and counts their own runs (admins everyone's); someone else's run is 404.
@@ -347,6 +348,7 @@ const GRPC: Record<string, GrpcRow> = {
     request: (_, f) => ({ id: f.backups.main, confirm: '' }),
     expect: row(G.UNAUTHENTICATED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.FAILED_PRECONDITION),
   },
+  'scriptorium.backup.v1.BackupService/ExportProject': { request: (_, f) => ({ projectId: f.project }), expect: gOwnerOnly() },
   'scriptorium.backup.v1.BackupService/GetBackupStatus': { request: () => ({}), expect: gAdminOnly },
   'scriptorium.backup.v1.BackupService/GetBackupSettings': { request: () => ({}), expect: gAdminOnly },
   'scriptorium.backup.v1.BackupService/UpdateBackupSettings': { request: () => NO_RETENTION, expect: gAdminOnly },

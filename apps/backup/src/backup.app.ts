@@ -14,8 +14,8 @@ class BackupAppModule {}
 export const backupApp: ServiceApp<BackupConfig> = {
   name: 'backup',
   configClass: BackupConfig,
-  // It exports every service's schema through its SchemaTransferService: it needs all of them, and their shared token.
-  required: ['AUTH_GRPC_URL', 'CATALOG_GRPC_URL', 'EXECUTION_GRPC_URL', 'LOGGING_GRPC_URL', 'SCHEMA_TRANSFER_TOKEN'],
+  // It exports every service's schema through its SchemaTransferService: it needs all of them.
+  required: ['AUTH_GRPC_URL', 'CATALOG_GRPC_URL', 'EXECUTION_GRPC_URL', 'LOGGING_GRPC_URL'],
   schema: { schema: 'backup', entities: [BackupRecord, BackupSettingsRecord], migrations: [CreateBackups1764000000000, BackupArchives1766000000000] },
   module: (deps) => ({
     module: BackupAppModule,

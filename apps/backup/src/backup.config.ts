@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, Validate, type ValidatorConstraintInterface, ValidatorConstraint } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, Validate, ValidateIf, type ValidatorConstraintInterface, ValidatorConstraint } from 'class-validator';
 import { Cron } from 'croner';
 import { ServiceConfig } from '#common/config.js';
 
@@ -55,7 +55,9 @@ export class BackupConfig extends ServiceConfig {
   BACKUP_DIR = '.data/backups';
 
   // S3-compatible object storage (BACKUP_DESTINATION=s3).
-  @IsOptional() @Matches(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: 'BACKUP_S3_BUCKET must be a bucket name' })
+  /** Required when BACKUP_DESTINATION=s3. */
+  @ValidateIf((config: BackupConfig) => config.BACKUP_DESTINATION === 's3' || config.BACKUP_S3_BUCKET !== undefined)
+  @Matches(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: 'BACKUP_S3_BUCKET must be a bucket name' })
   BACKUP_S3_BUCKET?: string;
   @IsOptional() @IsString()
   BACKUP_S3_PREFIX = 'scriptorium/';

@@ -10,6 +10,7 @@ import { SERVICE_NAMES } from '#contracts/grpc-packages.js';
 import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from '#common/request-context.js';
 import { AuthController } from './auth/auth.controller.js';
 import { BackupsController } from './backups/backups.controller.js';
+import { ProjectArchiveController } from './backups/project-archive.controller.js';
 import { ClientAddressInterceptor } from './auth/client-address.interceptor.js';
 import { JwtAuthGuard } from './auth/jwt-auth.guard.js';
 import { JwtStrategy } from './auth/jwt.strategy.js';
@@ -61,6 +62,7 @@ export class GatewayModule implements NestModule {
         ProjectsController,
         CodeSessionsController,
         BackupsController,
+        ProjectArchiveController,
       ],
       providers: [
         ServiceClients,

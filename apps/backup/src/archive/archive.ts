@@ -101,9 +101,8 @@ export async function checkPartOpens(part: ManifestPart, stored: Readable, key: 
     await pipeline(openPart(part, stored, key), createGunzip(), new Writable({ write: (_c, _e, done) => done() }));
   } catch (error) {
     if (error instanceof ArchiveError) throw error;
-    const message = (error as Error).message;
-    if (/auth|decrypt/i.test(message)) throw new ArchiveError(`${part.name} cannot be decrypted: BACKUP_ENCRYPTION_KEY is not the key this backup was made with`);
-    throw new ArchiveError(`${part.name} cannot be opened (${message}): the archive is damaged`);
+    // The key was checked against the manifest before: a part that does not decrypt or unpack was changed.
+    throw new ArchiveError(`${part.name} cannot be opened (${(error as Error).message}): the archive is damaged`);
   }
 }
 

@@ -31,7 +31,8 @@ export interface Manifest {
   id: string;
   createdAt: string;
   productVersion: string;
-  encryption: { cipher: 'aes-256-gcm'; kdf: 'scrypt'; salt: string };
+  /** `keyCheck`: an HMAC of a constant with the archive key, to tell a wrong key from damaged data. */
+  encryption: { cipher: 'aes-256-gcm'; kdf: 'scrypt'; salt: string; keyCheck: string };
   services: Record<string, ManifestService>;
   parts: ManifestPart[];
 }

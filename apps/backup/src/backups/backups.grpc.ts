@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { Controller } from '@nestjs/common';
 import { GrpcStreamCall } from '@nestjs/microservices';
 import type { Metadata, ServerReadableStream, sendUnaryData } from '@grpc/grpc-js';
+import { from, type Observable } from 'rxjs';
 import {
   type ArchiveChunk,
   type Backup,
@@ -9,6 +10,7 @@ import {
   type BackupStatus,
   type DeleteBackupRequest,
   type DeleteBackupResponse,
+  type ExportProjectRequest,
   type GetBackupRequest,
   type ListBackupsResponse,
   type RestoreBackupRequest,
@@ -22,6 +24,7 @@ import { rootLogger } from '#common/logger.js';
 import { GrpcPackages } from '#contracts/grpc-packages.js';
 import type { BackupRecord } from './backup.entity.js';
 import { BackupsService } from './backups.service.js';
+import { ProjectArchiveService } from './project-archive.service.js';
 
 const SERVICE = GrpcPackages.backup.service;
 
@@ -54,7 +57,21 @@ export class BackupsGrpcController {
   constructor(
     private readonly backups: BackupsService,
     private readonly verifier: TokenVerifier,
+    private readonly projectArchives: ProjectArchiveService,
   ) {}
+
+  /** Not admin-only: the project's owner (or an admin), as the execution service decides. */
+  @GrpcMethod(SERVICE, 'ExportProject')
+  exportProject(request: ExportProjectRequest, metadata?: Metadata): Observable<ArchiveChunk> {
+    const caller = callerOf(metadata);
+    const projectArchives = this.projectArchives;
+    return from(
+      (async function* () {
+        const { zip } = await projectArchives.zip(request.projectId, caller);
+        for await (const data of zip) yield { data: data as Buffer };
+      })(),
+    );
+  }
 
   @GrpcMethod(SERVICE, 'CreateBackup')
   async createBackup(_request: object, metadata?: Metadata): Promise<Backup> {

@@ -9,6 +9,7 @@ import { BackupLockRepository } from './backup-lock.repository.js';
 import { BackupRecord, BackupSettingsRecord } from './backup.entity.js';
 import { BackupsGrpcController } from './backups.grpc.js';
 import { BackupsService, TRANSFER_CLIENTS } from './backups.service.js';
+import { ProjectArchiveService } from './project-archive.service.js';
 import { ServiceTransferClients } from './service-transfer.client.js';
 
 /** This service's own gRPC address, as a client dials it. */
@@ -39,6 +40,7 @@ export class BackupsModule {
       controllers: [BackupsGrpcController],
       providers: [
         BackupsService,
+        ProjectArchiveService,
         BackupLockRepository,
         { provide: BackupDestination, useValue: destinationOf(config) },
         {
@@ -52,7 +54,7 @@ export class BackupsModule {
                 logging: config.LOGGING_GRPC_URL!,
                 backup: dialable(config.GRPC_LISTEN),
               },
-              config.SCHEMA_TRANSFER_TOKEN!,
+              config.SCHEMA_TRANSFER_TOKEN ?? '',
             ),
         },
       ],

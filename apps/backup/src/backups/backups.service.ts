@@ -19,7 +19,7 @@ import type { ExecutionServiceClient } from '#contracts/generated/scriptorium/ex
 import { GrpcPackages } from '#contracts/grpc-packages.js';
 import { Subjects } from '#contracts/subjects.js';
 import { ArchiveError, checkPartOpens, Digest, openPart, packArchive, readArchive, readManifest } from '../archive/archive.js';
-import { archiveKey, encryptor, newSalt } from '../archive/encryption.js';
+import { archiveKey, encryptor, keyCheck, keyOfArchive, newSalt } from '../archive/encryption.js';
 import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, compatibilityProblems, type Manifest, type ManifestPart, type ManifestService } from '../archive/manifest.js';
 import type { BackupConfig } from '../backup.config.js';
 import { ARCHIVE_SUFFIX, BackupDestination } from '../destinations/destination.port.js';
@@ -86,7 +86,7 @@ export class BackupsService implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit() {
     this.execution = this.executionClient.getService(GrpcPackages.execution.service);
-    if (!this.config.BACKUP_ENCRYPTION_KEY) rootLogger().warn({}, `backups are off: ${this.problem()}`);
+    if (this.problem()) rootLogger().warn({}, `backups are off: ${this.problem()}`);
     await this.schedule(await this.settings());
   }
 
@@ -97,7 +97,9 @@ export class BackupsService implements OnModuleInit, OnModuleDestroy {
 
   /** Why backups cannot run here, or ''. */
   problem(): string {
-    return this.config.BACKUP_ENCRYPTION_KEY ? '' : 'BACKUP_ENCRYPTION_KEY is not set: set it (at least 16 characters, kept outside the backups) to create, verify and restore backups';
+    if (!this.config.BACKUP_ENCRYPTION_KEY) return 'BACKUP_ENCRYPTION_KEY is not set: set it (at least 16 characters, kept outside the backups) to create, verify and restore backups';
+    if (!this.config.SCHEMA_TRANSFER_TOKEN) return 'SCHEMA_TRANSFER_TOKEN is not set: give every service the same one (at least 16 characters) so their data can be exported and imported';
+    return '';
   }
 
   private requireKey(): string {
@@ -207,7 +209,7 @@ export class BackupsService implements OnModuleInit, OnModuleDestroy {
         id: record.id,
         createdAt: record.createdAt.toISOString(),
         productVersion: await productVersion(),
-        encryption: { cipher: 'aes-256-gcm', kdf: 'scrypt', salt: salt.toString('base64') },
+        encryption: { cipher: 'aes-256-gcm', kdf: 'scrypt', salt: salt.toString('base64'), keyCheck: keyCheck(key) },
         services,
         parts,
       };
@@ -252,9 +254,11 @@ export class BackupsService implements OnModuleInit, OnModuleDestroy {
   }
 
   private keyFor(passphrase: string) {
-    return (manifest: Manifest) => {
+    return async (manifest: Manifest) => {
       if (!manifest.encryption?.salt) throw new ArchiveError('the manifest has no encryption salt: the archive is damaged');
-      return archiveKey(passphrase, Buffer.from(manifest.encryption.salt, 'base64'));
+      const key = await keyOfArchive(passphrase, manifest.encryption);
+      if (!key) throw new ArchiveError('BACKUP_ENCRYPTION_KEY is not the key this backup was made with');
+      return key;
     };
   }
 

@@ -9,7 +9,7 @@ import { callMetadata, grpcClientToken } from '#common/grpc.js';
 import { GrpcPackages } from '#contracts/grpc-packages.js';
 import type { ExportChunk, LogFilter, LoggingServiceClient } from '#contracts/generated/scriptorium/logging/v1/logging.js';
 import { CurrentCaller } from '../auth/current-caller.decorator.js';
-import { ApiErrorResponse } from '../error-body.js';
+import { ApiErrors } from '../error-body.js';
 import { ExecutionIdPipe } from '../executions/execution-id.pipe.js';
 import {
   CleanupDto,
@@ -69,7 +69,7 @@ export class LogsController implements OnModuleInit {
 
   /** Full-text search across your runs' logs (lines, parameters, metadata); admins: `allUsers` or `userId`. */
   @Get('search')
-  @ApiErrorResponse(403, 'allUsers or another userId without being an admin')
+  @ApiErrors({ 403: 'allUsers or another userId without being an admin' })
   search(@CurrentCaller() caller: Caller, @Query() q: SearchLogsQuery): Promise<SearchLogsResponseDto> {
     return firstValueFrom(
       this.logging.searchLogs(
@@ -80,7 +80,7 @@ export class LogsController implements OnModuleInit {
   }
 
   @Get('statistics')
-  @ApiErrorResponse(403, 'allUsers or another userId without being an admin')
+  @ApiErrors({ 403: 'allUsers or another userId without being an admin' })
   statistics(@CurrentCaller() caller: Caller, @Query() q: StatisticsQuery): Promise<LogStatisticsDto> {
     return firstValueFrom(
       this.logging.getLogStatistics({ userId: q.userId ?? '', allUsers: q.allUsers ?? false, from: q.from ?? '', to: q.to ?? '' }, callMetadata(caller.authorization)),

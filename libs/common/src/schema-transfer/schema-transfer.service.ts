@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,6 +10,9 @@ import { invalidArgument } from '../errors.js';
 import { rootLogger } from '../logger.js';
 import { SchemaTransferRepository } from './schema-transfer.repository.js';
 import { decodeLines, encodeLines, EXPORT_FORMAT } from './transfer-format.js';
+
+/** tar-fs passes tar-stream's pax records along; its type declarations predate them. */
+type PaxHeaders = tarFs.Headers & { pax?: Record<string, string> };
 
 /** What a service registers for its backups (see SchemaTransferModule.forService). */
 export interface SchemaTransferOptions {
@@ -80,7 +83,8 @@ export class SchemaTransfer {
     await mkdir(root, { recursive: true });
     const exists = await stat(folder).then(() => true, () => false);
     const entries = folder === root ? undefined : exists ? [folder.slice(root.length + 1)] : [];
-    return tarFs.pack(root, { entries }).pipe(createGzip());
+    // ustar keeps whole seconds: the exact modification time travels in a pax header too.
+    return tarFs.pack(root, { entries, map: (header) => ({ ...header, pax: { ...(header as PaxHeaders).pax, mtime: (header.mtime!.getTime() / 1000).toFixed(3) } }) as PaxHeaders }).pipe(createGzip());
   }
 
   /**
@@ -93,6 +97,7 @@ export class SchemaTransfer {
     const staging = `${root}.restore-${randomBytes(4).toString('hex')}`;
     let files = 0;
     let bytes = 0;
+    const folders: [string, Date][] = [];
     try {
       await pipeline(
         compressed,
@@ -100,14 +105,18 @@ export class SchemaTransfer {
         tarFs.extract(staging, {
           ignore: (_name, header) => header?.type !== 'file' && header?.type !== 'directory',
           map: (header) => {
+            const exact = Number.parseFloat((header as PaxHeaders).pax?.mtime ?? '');
+            if (Number.isFinite(exact)) header.mtime = new Date(exact * 1000);
             if (header.type === 'file') {
               files++;
               bytes += header.size ?? 0;
-            }
+            } else if (header.mtime) folders.push([header.name, header.mtime]);
             return header;
           },
         }),
       );
+      // A folder's time changed as its files were written into it: set again, deepest first.
+      for (const [name, mtime] of folders.sort(([a], [b]) => b.length - a.length)) await utimes(join(staging, name), mtime, mtime).catch(() => undefined);
       const restored = target === root ? staging : join(staging, target.slice(root.length + 1));
       await mkdir(restored, { recursive: true });
       await mkdir(dirname(target), { recursive: true });
