@@ -1,6 +1,7 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import type { ExecutionState } from '#contracts/execution-states.js';
 import type { LaunchSpec } from '../runtime/launch-spec.js';
+import type { LogCursor } from '../runtime/script-runtime.js';
 
 /**
  * Where a run's published output got to, for re-attaching after a restart (kubernetes runtime).
@@ -10,11 +11,11 @@ import type { LaunchSpec } from '../runtime/launch-spec.js';
  */
 export interface StoredLogCursor {
   /** The runtime's log cursor after line `sequence`; absent = from the start of the log. */
-  cursor?: { time: string; sameTime: number };
+  cursor?: LogCursor;
   sequence: number;
   through: number;
   /** The runtime's log cursor after line `through`. */
-  throughCursor?: { time: string; sameTime: number };
+  throughCursor?: LogCursor;
 }
 
 /** A row of execution.execution_transitions: one change of a run's state. */

@@ -33,7 +33,7 @@ export interface KubernetesRuntimeOptions extends PodManifestOptions {
   sessionPort?: number;
 }
 
-/** Its optional `logCursor` is kept to resume the output exactly after a restart. */
+/** What the test helpers call the observer of a pod's run (its optional `logCursor` resumes the output exactly after a restart). */
 export type KubernetesRunObserver = RunObserver;
 
 /** Each replica writes its heartbeat this often… */
@@ -163,7 +163,7 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
    */
   holdOutput(_hold: boolean): void {}
 
-  start(spec: LaunchSpec, observer: KubernetesRunObserver): RunHandle {
+  start(spec: LaunchSpec, observer: RunObserver): RunHandle {
     const run = new PodRun(this, podNameFor(spec.executionId), observer, spec.timeoutSeconds);
     this.tracked.set(run.podName, run);
     void run.launch(spec);
@@ -321,7 +321,7 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
    * run started here. Resolves to null when the run has no pod any more (the caller marks
    * the run lost). `started()` is reported again when the pod is running or ended.
    */
-  async reattach(executionId: string, observer: KubernetesRunObserver, cursor?: LogCursor, timeoutSeconds?: number): Promise<RunHandle | null> {
+  async reattach(executionId: string, observer: RunObserver, cursor?: LogCursor, timeoutSeconds?: number): Promise<RunHandle | null> {
     await this.watch.ensureStarted();
     const podName = podNameFor(executionId);
     this.expected.delete(podName);
@@ -495,7 +495,7 @@ class PodRun {
   constructor(
     private readonly runtime: KubernetesRuntime,
     readonly podName: string,
-    private readonly observer: KubernetesRunObserver,
+    private readonly observer: RunObserver,
     timeoutSeconds: number,
     private readonly cursor?: LogCursor,
   ) {

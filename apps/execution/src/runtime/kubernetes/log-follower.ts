@@ -1,15 +1,14 @@
 import { Writable } from 'node:stream';
 import type { Log } from '@kubernetes/client-node';
+import type { LogCursor } from '../script-runtime.js';
 
 /**
- * Where a log follow got to: the kubelet timestamp of the last line delivered and how
- * many delivered lines carry exactly that timestamp. Enough to resume with `sinceTime`
- * and drop the overlap, also after a restart of the execution service.
+ * Where a log follow got to: the kubelet timestamp of the last line delivered and how many
+ * delivered lines carry exactly that timestamp. Enough to resume with `sinceTime` and drop the
+ * overlap, also after a restart of the execution service (defined with the runtime port, since
+ * the dispatcher stores it).
  */
-export interface LogCursor {
-  time: string;
-  sameTime: number;
-}
+export type { LogCursor };
 
 export interface LogSink {
   /** Log text, whole lines (each ending with "\n"), except possibly a last partial line at the very end. */
