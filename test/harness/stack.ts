@@ -61,6 +61,16 @@ async function waitReady(url: string, log: string[], processes: Map<string, Chil
   );
 }
 
+/** Waits for the stack; when it never gets ready, stops its processes, which would otherwise outlive the test run and keep it from ending. */
+async function readyOrStopped(running: RunningStack, url: string, log: string[]) {
+  try {
+    await waitReady(url, log, running.processes);
+  } catch (error) {
+    await running.stop();
+    throw error;
+  }
+}
+
 function stack(url: string, dataDir: string, specs: ProcessSpec[], log: string[], cleanup: () => Promise<void>): RunningStack {
   const processes = new Map(specs.map((s) => [s.name, launch(s, log)]));
   const exited = (child: ChildProcess) =>
@@ -98,7 +108,7 @@ export async function startAllInOneProcess(extraEnv: Record<string, string> = {}
   const log: string[] = [];
   const env = { PORT: String(port), SCRIPTORIUM_DATA_DIR: dataDir, BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD, ...extraEnv };
   const running = stack(url, dataDir, [{ name: 'all-in-one', script: 'dist/apps/all-in-one/src/main.js', env }], log, async () => undefined);
-  await waitReady(url, log, running.processes);
+  await readyOrStopped(running, url, log);
   return running;
 }
 
@@ -146,7 +156,7 @@ export async function startDistributed(
   const running = stack(url, dataDir, specs, log, async () => {
     await Promise.all([postgres.stop(), nats.stop()]);
   });
-  await waitReady(url, log, running.processes);
+  await readyOrStopped(running, url, log);
   const services: Record<string, ServiceEndpoints> = Object.fromEntries(
     SERVICES.map((s) => [s, { healthUrl: healthPorts[s] ? `http://127.0.0.1:${healthPorts[s]}` : '', grpcUrl: `127.0.0.1:${grpcPorts[s]}` }]),
   );

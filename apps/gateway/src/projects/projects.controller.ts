@@ -7,7 +7,7 @@ import type { Project, ProjectFileEntry, ProjectServiceClient } from '#contracts
 import type { Caller } from '#common/auth.js';
 import { callMetadata, grpcClientToken } from '#common/grpc.js';
 import { CurrentCaller } from '../auth/current-caller.decorator.js';
-import { ApiExtraModels, ApiOkResponse, getSchemaPath } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiExtraModels, ApiOkResponse, getSchemaPath } from '@nestjs/swagger';
 import { ApiErrors } from '../error-body.js';
 import { ProjectDto, ProjectFileEntryDto, ProjectFolderDto, ProjectListDto } from './project.dto.js';
 import { ActiveProjectQuery, CreateProjectDto, FilesQuery, ListProjectsQuery, RenameProjectDto, SetActiveProjectDto } from './dto.js';
@@ -118,6 +118,8 @@ export class ProjectsController implements OnModuleInit {
 
   /** Uploads the request body as the file's content (creating parent folders); 413 above the size limit. */
   @Put(':id/files/*path')
+  @ApiConsumes('application/octet-stream')
+  @ApiBody({ description: 'The file\'s bytes, stored as they are whatever the content type', schema: { type: 'string', format: 'binary' } })
   @ApiErrors({ 409: 'The path is a folder, or a parent of it is a file', 413: 'The file is larger than PROJECT_FILE_MAX_BYTES' })
   async write(@CurrentCaller() caller: Caller, @Param('id') id: string, @Param('path') path: string[], @Req() req: Request): Promise<ProjectFileEntryDto> {
     // Ownership first: someone else's project answers 404 before any byte is read.
