@@ -32,13 +32,11 @@ export const plainText = (text: string) => (text.includes('\u001b') ? Anser.ansi
 
 export class LogModel {
   readonly lines: LogLine[] = [];
+  /** The searchable text of each line, made on the first search (most logs are never searched). */
   private readonly lowered: string[] = [];
 
   append(batch: LogLine[]) {
-    for (const line of batch) {
-      this.lines.push(line);
-      this.lowered.push(plainText(line.text ?? '').toLowerCase());
-    }
+    for (const line of batch) this.lines.push(line);
   }
 
   get length() {
@@ -49,6 +47,7 @@ export class LogModel {
   find(needle: string, from = 0): number[] {
     const n = needle.toLowerCase();
     if (!n) return [];
+    for (let i = this.lowered.length; i < this.lines.length; i++) this.lowered.push(plainText(this.lines[i].text ?? '').toLowerCase());
     const out: number[] = [];
     for (let i = from; i < this.lowered.length; i++) if (this.lowered[i].includes(n)) out.push(i);
     return out;
