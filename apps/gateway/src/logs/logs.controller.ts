@@ -198,7 +198,10 @@ export class LogsController implements OnModuleInit {
           res.once('drain', () => call.resume());
         }
       });
-      call.on('end', () => res.end());
+      // grpc-js ends the stream after a failed status too: only a started answer is ended here.
+      call.on('end', () => {
+        if (started) res.end();
+      });
       call.on('error', (error) => {
         if (!started) reject(error);
         else res.destroy(error);
