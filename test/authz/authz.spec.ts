@@ -254,6 +254,7 @@ const HTTP: Record<string, HttpRow> = {
   'GET /api/v1/backups/{id}': { request: (_, f) => ({ path: `/api/v1/backups/${f.backups.main}` }), expect: adminOnly(200) },
   'POST /api/v1/backups/{id}/verify': { request: (_, f) => ({ path: `/api/v1/backups/${f.backups.main}/verify` }), expect: adminOnly(200) },
   'POST /api/v1/backups/{id}/restore': { request: (_, f) => ({ path: `/api/v1/backups/${f.backups.main}/restore`, body: { confirm: 'not the id' } }), expect: adminOnly(409) },
+  'POST /api/v1/backups/{id}/restore-project': { request: (_, f) => ({ path: `/api/v1/backups/${f.backups.main}/restore-project`, body: { projectId: f.project } }), expect: adminOnly(200) },
   'GET /api/v1/projects/{id}/archive': { request: (_, f) => ({ path: `/api/v1/projects/${f.project}/archive` }), expect: ownerOnly(200) },
   'DELETE /api/v1/backups/{id}': { request: (_, f) => ({ path: `/api/v1/backups/${f.backups.deleteHttp}` }), expect: adminOnly(204) },
 
@@ -348,6 +349,7 @@ const GRPC: Record<string, GrpcRow> = {
     request: (_, f) => ({ id: f.backups.main, confirm: '' }),
     expect: row(G.UNAUTHENTICATED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.PERMISSION_DENIED, G.FAILED_PRECONDITION),
   },
+  'scriptorium.backup.v1.BackupService/RestoreProjectFiles': { request: (_, f) => ({ id: f.backups.main, projectId: f.project }), expect: gAdminOnly },
   'scriptorium.backup.v1.BackupService/ExportProject': { request: (_, f) => ({ projectId: f.project }), expect: gOwnerOnly() },
   'scriptorium.backup.v1.BackupService/GetBackupStatus': { request: () => ({}), expect: gAdminOnly },
   'scriptorium.backup.v1.BackupService/GetBackupSettings': { request: () => ({}), expect: gAdminOnly },

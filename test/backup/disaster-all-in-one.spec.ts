@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import AdmZip from 'adm-zip';
 import tar from 'tar-stream';
 import { startAllInOneProcess, type RunningStack } from '../harness/stack.js';
 import { as, backUp, checkRestored, fill, KEY, ok, restoreInto, snapshot, type Filled } from './disaster.js';
@@ -59,22 +60,23 @@ describe('disaster recovery, all-in-one (embedded database, directory destinatio
     return listed.items.find((b: any) => b.location === `${name}.scriptorium-backup.tar`).id;
   }
 
-  const rewriteManifest = (entries: { name: string; data: Buffer }[], edit: (manifest: any) => void) => {
+  /** A copy is another backup: its manifest gets an id of its own. */
+  const rewriteManifest = (entries: { name: string; data: Buffer }[], id: string, edit: (manifest: any) => void = () => undefined) => {
     const manifest = JSON.parse(entries[0].data.toString());
     edit(manifest);
-    manifest.id = '00000000-0000-4000-8000-00000000000' + (edit.length % 10);
+    manifest.id = id;
     entries[0].data = Buffer.from(JSON.stringify(manifest));
   };
 
   test('a corrupted archive and a newer-version archive are refused, and nothing changes', async () => {
     const admin = await as(stack!.url, 'ada');
     const corrupted = await variant('corrupted', (entries) => {
-      rewriteManifest(entries, (m) => (m.id = 'x'));
+      rewriteManifest(entries, '00000000-0000-4000-8000-000000000001');
       const part = entries.find((e) => e.name === 'services/auth.jsonl.gz.enc')!;
       part.data[Math.floor(part.data.length / 2)] ^= 0xff;
     });
     const newer = await variant('newer', (entries) =>
-      rewriteManifest(entries, (m) => {
+      rewriteManifest(entries, '00000000-0000-4000-8000-000000000002', (m) => {
         m.productVersion = '99.0.0';
         m.services.auth.migrations.push('FutureAuth9999999999999');
       }),
@@ -94,6 +96,57 @@ describe('disaster recovery, all-in-one (embedded database, directory destinatio
     assert.match(tooNew.body.message, /auth data is at schema version FutureAuth9999999999999.*newer/);
 
     assert.deepEqual(await snapshot(stack!.url, filled), before);
+  });
+
+  test("a project's files as a zip, for its owner only", async () => {
+    const otto = await as(stack!.url, 'otto');
+    const res = await fetch(`${stack!.url}/api/v1/projects/${filled.project}/archive`, { headers: { authorization: `Bearer ${otto.token}` } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/zip');
+    const zip = new AdmZip(Buffer.from(await res.arrayBuffer()));
+    assert.deepEqual(zip.getEntries().map((e) => e.entryName).sort(), ['deep/data.json', 'notes.txt']);
+    assert.equal(zip.readAsText('notes.txt'), 'keep me');
+    const vera = await as(stack!.url, 'vera');
+    assert.equal((await vera.get(`/api/v1/projects/${filled.project}/archive`)).status, 404);
+  });
+
+  test("one project's files come back from a backup, nothing else changes", async () => {
+    const otto = await as(stack!.url, 'otto');
+    await ok(otto.request('PUT', `/api/v1/projects/${filled.project}/files/notes.txt`, 'overwritten', { 'content-type': 'text/plain' }));
+    await ok(otto.request('PUT', `/api/v1/projects/${filled.project}/files/new.txt`, 'after the backup', { 'content-type': 'text/plain' }));
+    const admin = await as(stack!.url, 'ada');
+    const restored = await ok(admin.post(`/api/v1/backups/${backup.id}/restore-project`, { projectId: filled.project }));
+    assert.equal(restored.files, 2);
+    assert.equal((await otto.get(`/api/v1/projects/${filled.project}/files/notes.txt`)).body, 'keep me');
+    assert.equal((await otto.get(`/api/v1/projects/${filled.project}/files/new.txt`)).status, 404);
+    assert.deepEqual(await snapshot(stack!.url, filled), before);
+  });
+
+  test('retention keeps the newest backups, the schedule runs in its time zone, and one backup runs at a time', async () => {
+    const admin = await as(stack!.url, 'ada');
+    const settings = await ok(admin.request('PUT', '/api/v1/backups/settings', { schedule: '30 4 * * *', timeZone: 'Europe/Rome', keepLast: 2, keepDays: 0 }));
+    assert.deepEqual(settings, { schedule: '30 4 * * *', timeZone: 'Europe/Rome', keepLast: 2, keepDays: 0 });
+    const status = await ok(admin.get('/api/v1/backups/status'));
+    // 04:30 in Rome is 03:30 UTC in winter (the spec's dates are December's).
+    assert.match(status.nextRun, /T0[23]:30:00\.000Z$/);
+    assert.equal(status.problem, '');
+    const refused = await admin.request('PUT', '/api/v1/backups/settings', { schedule: 'every night', timeZone: 'UTC', keepLast: 2, keepDays: 0 });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.message, /schedule not a cron expression/);
+
+    // Two at once: one is taken, the other refused while it runs.
+    const both = await Promise.all([admin.post('/api/v1/backups'), admin.post('/api/v1/backups')]);
+    assert.deepEqual(both.map((r) => r.status).sort(), [201, 409]);
+    assert.match(both.find((r) => r.status === 409)!.body.message, /already running/);
+    const newest = await ok(admin.post('/api/v1/backups'), 201);
+    const kept = (await ok(admin.get('/api/v1/backups'))).items.filter((b: any) => b.state === 'succeeded');
+    assert.deepEqual(kept.map((b: any) => b.id), [newest.id, both.find((r) => r.status === 201)!.body.id]);
+    assert.deepEqual(readdirSync(backups).filter((n) => n.endsWith('.scriptorium-backup.tar')).sort(), kept.map((b: any) => b.location).sort());
+    const after = await ok(admin.get('/api/v1/backups/status'));
+    assert.equal(after.lastSuccess.id, newest.id);
+    assert.equal(after.storageUsedBytes, kept.reduce((sum: number, b: any) => sum + b.sizeBytes, 0));
+    const audit = await ok(admin.get('/api/v1/audit?action=backup.deleted'));
+    assert.ok(audit.items.some((e: any) => e.details?.reason === 'retention'), JSON.stringify(audit.items));
   });
 });
 

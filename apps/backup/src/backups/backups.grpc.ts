@@ -11,6 +11,8 @@ import {
   type DeleteBackupRequest,
   type DeleteBackupResponse,
   type ExportProjectRequest,
+  type RestoreProjectFilesRequest,
+  type RestoreProjectFilesResponse,
   type GetBackupRequest,
   type ListBackupsResponse,
   type RestoreBackupRequest,
@@ -59,6 +61,13 @@ export class BackupsGrpcController {
     private readonly verifier: TokenVerifier,
     private readonly projectArchives: ProjectArchiveService,
   ) {}
+
+  @GrpcMethod(SERVICE, 'RestoreProjectFiles')
+  async restoreProjectFiles(request: RestoreProjectFilesRequest, metadata?: Metadata): Promise<RestoreProjectFilesResponse> {
+    const caller = admin(metadata, "Restoring a project's files");
+    const { prefix } = await this.projectArchives.folderOf(request.projectId, caller);
+    return { files: await this.backups.restoreFolder(request.id, prefix, caller) };
+  }
 
   /** Not admin-only: the project's owner (or an admin), as the execution service decides. */
   @GrpcMethod(SERVICE, 'ExportProject')

@@ -1,7 +1,9 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
+import { createGunzip, createGzip } from 'node:zlib';
+import tar from 'tar-stream';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -445,6 +447,33 @@ export class BackupsService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /**
+   * Puts one folder of the execution service's files back as the backup has it (a project's data
+   * folder), read from the archive's files part; the databases and other folders stay as they are.
+   */
+  async restoreFolder(id: string, prefix: string, caller: Caller): Promise<number> {
+    const passphrase = this.requireKey();
+    const record = await this.get(id);
+    if (record.state !== 'succeeded') throw failedPrecondition(`Backup ${id} is ${record.state}; only a finished backup can be restored`);
+    const outcome = await this.lock.withLock(async () => {
+      try {
+        await this.check(record.location, this.keyFor(passphrase));
+      } catch (error) {
+        if (error instanceof ArchiveError) throw failedPrecondition(`Backup ${id} cannot be restored: ${error.message}. Nothing was changed.`);
+        throw error;
+      }
+      let files = 0;
+      await readArchive(await this.destination.read(record.location), async (part, stored, manifest) => {
+        if (part.name !== manifest.services.execution?.filesPart) return void stored.resume();
+        files = Number((await this.transfer.importFiles('execution', subtree(stored, prefix), prefix)).files);
+      });
+      return files;
+    });
+    if (!outcome) throw conflict('A backup or restore is already running; try again when it has finished (GET /api/v1/backups/status)');
+    this.audit(caller, 'backup.project_files_restored', 'success', id, { folder: prefix, files: outcome.result });
+    return outcome.result;
+  }
+
   /** Cancels every active run (as the admin restoring) and waits until none is active. */
   private async stopRunningWork(caller: Caller): Promise<number> {
     const active = async () => {
@@ -500,4 +529,27 @@ export class BackupsService implements OnModuleInit, OnModuleDestroy {
       details,
     });
   }
+}
+
+/** The entries of a tar.gz below `prefix`, as a tar.gz of their own (same paths). */
+function subtree(compressed: Readable, prefix: string): Readable {
+  const extract = tar.extract();
+  const pack = tar.pack();
+  compressed.on('error', (error) => extract.destroy(error));
+  compressed.pipe(createGunzip()).pipe(extract);
+  (async () => {
+    for await (const entry of extract) {
+      const name = entry.header.name.replace(/\/$/, '');
+      if (name !== prefix && !name.startsWith(`${prefix}/`)) {
+        entry.resume();
+        continue;
+      }
+      await new Promise<void>((resolve, reject) => {
+        const copy = pack.entry(entry.header, (error) => (error ? reject(error) : resolve()));
+        entry.pipe(copy);
+      });
+    }
+    pack.finalize();
+  })().catch((error: Error) => pack.destroy(error));
+  return Readable.from(pack).pipe(createGzip());
 }

@@ -31,10 +31,15 @@ export class ProjectArchiveService implements OnModuleInit {
     this.projects = this.executionClient.getService('ProjectService');
   }
 
-  async zip(projectId: string, caller: Caller): Promise<{ project: Project; zip: Readable }> {
+  /** The project (as the caller may see it) and its folder among the execution service's files. */
+  async folderOf(projectId: string, caller: Caller): Promise<{ project: Project; prefix: string }> {
     const project = await firstValueFrom(this.projects.getProject({ projectId }, callMetadata(caller.authorization)));
     // The execution service's layout: projects/<user>/<group>/<"default" or the project id>.
-    const prefix = join(project.userId, project.groupId, project.isDefault ? 'default' : project.id);
+    return { project, prefix: join(project.userId, project.groupId, project.isDefault ? 'default' : project.id) };
+  }
+
+  async zip(projectId: string, caller: Caller): Promise<{ project: Project; zip: Readable }> {
+    const { project, prefix } = await this.folderOf(projectId, caller);
     const zip = new ZipFile();
     const out = new PassThrough();
     zip.outputStream.pipe(out);

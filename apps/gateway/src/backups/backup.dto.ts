@@ -86,6 +86,11 @@ export class RestoreResultDto {
   @ApiProperty({ type: 'integer' }) cancelledRuns: number;
 }
 
+export class RestoreProjectFilesResultDto {
+  /** Files the project's folder holds now. */
+  @ApiProperty({ type: 'integer' }) files: number;
+}
+
 export function backupView(b: Backup): BackupDto {
   return {
     id: b.id,

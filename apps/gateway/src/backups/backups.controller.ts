@@ -8,8 +8,8 @@ import { callMetadata } from '#common/grpc.js';
 import { CurrentCaller } from '../auth/current-caller.decorator.js';
 import { ApiErrors } from '../error-body.js';
 import { ServiceClients } from '../service-clients.js';
-import { BackupDto, BackupListDto, BackupSettingsDto, BackupStatusDto, backupView, RestoreResultDto, statusView } from './backup.dto.js';
-import { RestoreBackupDto, UpdateBackupSettingsDto } from './dto.js';
+import { BackupDto, BackupListDto, BackupSettingsDto, BackupStatusDto, backupView, RestoreProjectFilesResultDto, RestoreResultDto, statusView } from './backup.dto.js';
+import { RestoreBackupDto, RestoreProjectFilesDto, UpdateBackupSettingsDto } from './dto.js';
 
 
 /**
@@ -97,6 +97,14 @@ export class BackupsController {
   async restore(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body: RestoreBackupDto): Promise<RestoreResultDto> {
     const result = await firstValueFrom(this.clients.backup.restoreBackup({ id, confirm: body.confirm }, callMetadata(caller.authorization)));
     return { backup: backupView(result.backup!), rows: result.rows, files: result.files, cancelledRuns: result.cancelledRuns };
+  }
+
+  /** Puts one project's data folder back as it was in the backup; nothing else changes. */
+  @Post(':id/restore-project')
+  @HttpCode(200)
+  @ApiOkResponse({ type: RestoreProjectFilesResultDto })
+  async restoreProject(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body: RestoreProjectFilesDto): Promise<RestoreProjectFilesResultDto> {
+    return firstValueFrom(this.clients.backup.restoreProjectFiles({ id, projectId: body.projectId }, callMetadata(caller.authorization)));
   }
 
   @Delete(':id')

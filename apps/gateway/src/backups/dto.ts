@@ -7,6 +7,13 @@ export class RestoreBackupDto {
   confirm: string;
 }
 
+export class RestoreProjectFilesDto {
+  /** The project whose data folder is put back as the backup has it. */
+  @IsString({ message: 'projectId must be the id of a project (GET /api/v1/projects)' })
+  @MaxLength(64)
+  projectId: string;
+}
+
 export class UpdateBackupSettingsDto {
   /** Cron expression, e.g. "0 2 * * *" (daily at 02:00), or "off". */
   @IsString({ message: 'schedule must be a cron expression such as "0 2 * * *", or "off"' })
