@@ -450,7 +450,10 @@ describe('deployment artefacts (helm chart, k8s manifests, Dockerfiles)', () => 
     const stages = app.match(/^FROM\s+\S+(\s+AS\s+\S+)?/gim) ?? [];
     assert.ok(stages.length >= 2, 'multi-stage');
     assert.match(app, /npm ci/);
-    assert.match(app, /npm run build/);
+    assert.match(app, /npm run build:production/, 'the production build (no specs, test/ or bench/: they are not in the context)');
+    assert.match(app, /ARG NODE_IMAGE=node:24-/, 'Node 24 LTS');
+    const engines = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+    assert.equal(engines, '>=24');
     assert.match(app, /npm prune --omit=dev/);
     const runtime = app.slice(app.lastIndexOf('\nFROM'));
     assert.match(runtime, /^USER\s+(?!0\b|root\b)\S+/m, 'runtime stage runs as a non-root user');
