@@ -18,7 +18,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '#common/paths.js';
-import { CHART, findHelm, parseManifests } from '../harness/helm.js';
+import { CHART, findHelm, parseManifests, renderChart } from '../harness/helm.js';
 import { schemaErrors, strictFieldErrors } from '../harness/kubernetes-schema.js';
 
 const K8S_DIR = join(PROJECT_ROOT, 'k8s');
@@ -434,6 +434,63 @@ describe('deployment artefacts (helm chart, k8s manifests, Dockerfiles)', () => 
     assert.ok(pdb, 'PodDisruptionBudget');
     assert.equal(pdb.spec.selector.matchLabels['app.kubernetes.io/component'], 'gateway');
     assert.ok(pdb.spec.minAvailable >= 1 || pdb.spec.maxUnavailable !== undefined);
+  });
+
+  test('names fit with the longest release name helm accepts (53 characters)', async () => {
+    const release = 'a'.repeat(53);
+    const ms = await renderChart([], release, NAMESPACE);
+    const named = ms.filter((m) => ['Service', 'Deployment', 'StatefulSet', 'Secret', 'ServiceAccount', 'PersistentVolumeClaim', 'Role', 'RoleBinding'].includes(m.kind));
+    for (const m of named) {
+      assert.ok(m.metadata.name.length <= (m.kind === 'StatefulSet' ? 52 : 63), `${label(m)} is ${m.metadata.name.length} characters`);
+      assert.match(m.metadata.name, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, label(m));
+    }
+    const services = named.filter((m) => m.kind === 'Service').map((m) => m.metadata.name);
+    assert.equal(new Set(services).size, services.length, 'Service names stay distinct');
+  });
+
+  test('PodDisruptionBudget only with more than one gateway replica (with one it would block every drain)', async () => {
+    assert.ok(defaults.some((m) => m.kind === 'PodDisruptionBudget'));
+    const single = await renderChart(['--set', 'apps.gateway.replicas=1']);
+    assert.ok(!single.some((m) => m.kind === 'PodDisruptionBudget'));
+  });
+
+  test('values the apps would refuse are refused by the schema; nothing sets a variable nobody reads', () => {
+    for (const [what, args] of [
+      ['a privileged session port', ['--set', 'execution.sessionPort=80']],
+      ['a bootstrap password under 10 characters', ['--set', 'auth.bootstrapAdmin.password=short']],
+    ] as const) {
+      assert.notEqual(runHelm(['template', RELEASE, CHART, ...args]).status, 0, `expected the chart to refuse ${what}`);
+    }
+    assert.equal(runHelm(['template', RELEASE, CHART, '--set', 'auth.bootstrapAdmin.password=long-enough-1']).status, 0);
+    const envNames = defaults.filter((m) => m.kind === 'Deployment').flatMap((m) => m.spec.template.spec.containers.flatMap((c: Manifest) => (c.env ?? []).map((e: Manifest) => e.name)));
+    assert.ok(!envNames.includes('PUBLIC_URL'), 'PUBLIC_URL is read by no app');
+  });
+
+  test('platform NetworkPolicies: the bundled PostgreSQL and NATS accept the release\'s apps only', () => {
+    for (const [component, port, clients] of [
+      ['postgresql', 5432, ['auth', 'catalog', 'execution', 'logging', 'backup']],
+      ['nats', 4222, ['gateway', 'auth', 'catalog', 'execution', 'logging', 'backup']],
+    ] as const) {
+      const policy = defaults.find((m) => m.kind === 'NetworkPolicy' && m.metadata.namespace === NAMESPACE && m.spec.podSelector.matchLabels?.['app.kubernetes.io/component'] === component);
+      assert.ok(policy, `a NetworkPolicy selects ${component}`);
+      assert.deepEqual(policy.spec.policyTypes, ['Ingress']);
+      assert.equal(policy.spec.ingress.length, 1);
+      const [rule] = policy.spec.ingress;
+      assert.deepEqual(rule.ports, [{ protocol: 'TCP', port }]);
+      assert.equal(rule.from.length, 1);
+      assert.equal(rule.from[0].namespaceSelector, undefined, 'same namespace only');
+      const expressions = Object.fromEntries(rule.from[0].podSelector.matchExpressions.map((e: Manifest) => [e.key, e.values]));
+      assert.deepEqual(expressions['app.kubernetes.io/instance'], [RELEASE]);
+      assert.deepEqual(expressions['app.kubernetes.io/component'], clients);
+    }
+    assert.ok(!external.some((m) => m.kind === 'NetworkPolicy' && m.metadata.namespace === NAMESPACE), 'nothing bundled, nothing to fence');
+  });
+
+  test('the script quota caps concurrency, not runs per retention window (no ConfigMap/Secret counts)', () => {
+    for (const quota of [defaults, reference].map((ms) => ms.find((m) => m.kind === 'ResourceQuota')!)) {
+      for (const key of Object.keys(quota.spec.hard)) assert.doesNotMatch(key, /configmaps|secrets/, key);
+      assert.ok(quota.spec.hard.pods);
+    }
   });
 
   test('k8s/ has the script namespace, its quota and limits', () => {
