@@ -1,14 +1,14 @@
-// tsc -p tsconfig.json, plus the @nestjs/swagger compiler plugin on the gateway's DTOs and
+// tsc -p tsconfig.json (or the config given as the first argument, e.g. tsconfig.build.json), plus the @nestjs/swagger compiler plugin on the gateway's DTOs and
 // controllers: the OpenAPI document is then read from the class-validator decorators and the
 // TypeScript types, so each shape has one source (tsc itself cannot load transformers).
 import ts from 'typescript';
 import { before as swaggerPlugin } from '@nestjs/swagger/plugin';
 
-const configPath = ts.findConfigFile('.', ts.sys.fileExists, 'tsconfig.json');
+const configPath = ts.findConfigFile('.', ts.sys.fileExists, process.argv[2] ?? 'tsconfig.json');
 const host = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => report([d]) };
 const parsed = ts.getParsedCommandLineOfConfigFile(configPath, undefined, host);
 // Its own build info: files a plain `tsc` emitted (without the plugin's metadata) are emitted again.
-const options = { ...parsed.options, tsBuildInfoFile: 'dist/.tsbuildinfo-swagger-plugin' };
+const options = { ...parsed.options, tsBuildInfoFile: `${parsed.options.tsBuildInfoFile ?? 'dist/.tsbuildinfo'}-swagger-plugin` };
 const builder = ts.createIncrementalProgram({ rootNames: parsed.fileNames, options, projectReferences: parsed.projectReferences });
 const program = builder.getProgram();
 const gatewayOnly = (plugin) => (ctx) => {

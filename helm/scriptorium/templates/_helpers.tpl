@@ -3,16 +3,18 @@
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* Fully qualified release name. */}}
+{{/* Fully qualified release name, at most 40 characters: suffixes ("-postgresql", 11) are
+appended to it, Service names must stay within 63 and StatefulSet names within 52 (their
+pods' controller-revision-hash label adds 11). */}}
 {{- define "scriptorium.fullname" -}}
 {{- if .Values.fullnameOverride -}}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
 {{- else -}}
 {{- $name := default .Chart.Name .Values.nameOverride -}}
 {{- if contains $name .Release.Name -}}
-{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -58,10 +60,6 @@ app.kubernetes.io/component: {{ .component }}
 
 {{- define "scriptorium.sessionsDomain" -}}
 {{- default (printf "sessions.%s" .Values.ingress.host) .Values.ingress.sessionsDomain -}}
-{{- end -}}
-
-{{- define "scriptorium.publicUrl" -}}
-{{- printf "%s://%s" (ternary "https" "http" .Values.ingress.tls.enabled) .Values.ingress.host -}}
 {{- end -}}
 
 {{/* Secret and key holding DATABASE_URL. */}}
@@ -141,4 +139,9 @@ readinessProbe:
     path: /readyz
     port: {{ .port }}
   {{- toYaml .root.Values.probes.readiness | nindent 2 }}
+{{- end -}}
+
+{{/* The UI's address, as NOTES prints it. */}}
+{{- define "scriptorium.publicUrl" -}}
+{{- printf "%s://%s" (ternary "https" "http" .Values.ingress.tls.enabled) .Values.ingress.host -}}
 {{- end -}}

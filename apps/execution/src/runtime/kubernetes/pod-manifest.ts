@@ -77,6 +77,15 @@ export function dataSubPath(dataRoot: string, workingDir: string): string {
 }
 
 /**
+ * The interpreter as the image runs it: its command name, resolved by the image's PATH.
+ * The catalog names interpreters by their path on its own host (/usr/bin/python3, its own
+ * node binary), which an image need not have (python images keep python3 in /usr/local/bin).
+ */
+export function podInterpreter(interpreter: string): string {
+  return posix.basename(interpreter);
+}
+
+/**
  * The Pod of one run and the object that carries its script. Hardened to the "restricted"
  * Pod Security Standard, read-only root filesystem, no service-account token, no service
  * links, one container, `restartPolicy: Never`, `activeDeadlineSeconds` = the run's timeout.
@@ -149,8 +158,9 @@ export function buildRunObjects(spec: LaunchSpec, options: PodManifestOptions): 
           name: CONTAINER,
           image,
           imagePullPolicy: 'IfNotPresent',
-          command: [spec.interpreter, `${SCRIPT_DIR}/${fileName}`],
-          args,
+          // `args` only: the image's ENTRYPOINT stays PID 1 (tini in the script runner), so the
+          // script gets SIGTERM on cancel and timeout and zombies are reaped.
+          args: [podInterpreter(spec.interpreter), `${SCRIPT_DIR}/${fileName}`, ...args],
           workingDir: DATA_MOUNT,
           env,
           ...(ports.length ? { ports } : {}),
