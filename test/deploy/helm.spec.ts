@@ -493,6 +493,39 @@ describe('deployment artefacts (helm chart, k8s manifests, Dockerfiles)', () => 
     }
   });
 
+  test('project data: DATA_DIR on a writable volume; with an export, one RWX volume claimed in both namespaces (DATA_PVC) and archived by backup', async () => {
+    const mountAt = (c: Manifest, pod: Manifest, path: string) => {
+      const mount = (c.volumeMounts ?? []).find((m: Manifest) => m.mountPath === path);
+      return mount && { mount, volume: (pod.volumes ?? []).find((v: Manifest) => v.name === mount.name) };
+    };
+    const execution = (ms: Manifest[]) => ms.find((m) => m.kind === 'Deployment' && m.metadata.name.endsWith('-execution'))!.spec.template.spec;
+    const plain = execution(defaults);
+    const dataDir = envOf(plain.containers[0]).get('DATA_DIR')?.value;
+    assert.ok(dataDir?.startsWith('/'), 'DATA_DIR is set (the default .data is on the read-only root)');
+    assert.ok(mountAt(plain.containers[0], plain, dataDir!)?.volume?.emptyDir, 'a writable volume at DATA_DIR');
+    const ms = await renderChart(['--set', 'execution.data.volume.nfs.server=nfs.example.internal', '--set', 'execution.data.volume.nfs.path=/exports/scriptorium']);
+    const pod = execution(ms);
+    const env = envOf(pod.containers[0]);
+    const claim = env.get('DATA_PVC')?.value;
+    assert.ok(claim, 'DATA_PVC');
+    const scriptNs = `${NAMESPACE}-scripts`;
+    const pvcs = ms.filter((m) => m.kind === 'PersistentVolumeClaim' && m.metadata.name === claim);
+    assert.deepEqual(pvcs.map((p) => p.metadata.namespace).sort(), [NAMESPACE, scriptNs].sort(), 'claimed in both namespaces');
+    for (const pvc of pvcs) {
+      assert.deepEqual(pvc.spec.accessModes, ['ReadWriteMany']);
+      const pv = ms.find((m) => m.kind === 'PersistentVolume' && m.metadata.name === pvc.spec.volumeName)!;
+      assert.deepEqual(pv.spec.nfs, { server: 'nfs.example.internal', path: '/exports/scriptorium' }, 'the same export');
+      assert.deepEqual(pv.spec.claimRef, { namespace: pvc.metadata.namespace, name: claim });
+      assert.equal(pv.spec.persistentVolumeReclaimPolicy, 'Retain');
+    }
+    assert.equal(mountAt(pod.containers[0], pod, env.get('DATA_DIR')!.value)?.volume?.persistentVolumeClaim?.claimName, claim);
+    const backup = ms.find((m) => m.kind === 'Deployment' && m.metadata.name.endsWith('-backup'))!.spec.template.spec;
+    const source = mountAt(backup.containers[0], backup, envOf(backup.containers[0]).get('BACKUP_SOURCE_DIR')!.value)!;
+    assert.equal(source.volume.persistentVolumeClaim.claimName, claim);
+    assert.equal(source.mount.subPath, 'projects', 'backup archives DATA_DIR/projects');
+    assert.deepEqual(await validateAll({ data: ms }), []);
+  });
+
   test('k8s/ has the script namespace, its quota and limits', () => {
     const kinds = reference.map((m) => m.kind);
     for (const kind of ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'NetworkPolicy', 'LimitRange', 'ResourceQuota']) {
