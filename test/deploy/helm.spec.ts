@@ -526,6 +526,25 @@ describe('deployment artefacts (helm chart, k8s manifests, Dockerfiles)', () => 
     assert.deepEqual(await validateAll({ data: ms }), []);
   });
 
+  test('pull secrets, nodeSelector, tolerations and affinity reach every pod, the bundled PostgreSQL and NATS included', async () => {
+    const ms = await renderChart([
+      '--set', 'imagePullSecrets[0].name=regcred',
+      '--set', 'nodeSelector.pool=platform',
+      '--set', 'tolerations[0].key=dedicated', '--set', 'tolerations[0].operator=Exists',
+      '--set', 'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=zone',
+      '--set', 'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists',
+    ]);
+    const pods = ms.filter((m) => podSpecOf(m));
+    assert.ok(pods.some((m) => m.kind === 'StatefulSet'));
+    for (const m of pods) {
+      const spec = podSpecOf(m)!;
+      assert.deepEqual(spec.imagePullSecrets, [{ name: 'regcred' }], label(m));
+      assert.deepEqual(spec.nodeSelector, { pool: 'platform' }, label(m));
+      assert.equal(spec.tolerations?.[0]?.key, 'dedicated', label(m));
+      assert.ok(spec.affinity?.nodeAffinity, label(m));
+    }
+  });
+
   test('k8s/ has the script namespace, its quota and limits', () => {
     const kinds = reference.map((m) => m.kind);
     for (const kind of ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'NetworkPolicy', 'LimitRange', 'ResourceQuota']) {
