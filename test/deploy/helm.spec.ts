@@ -545,6 +545,20 @@ describe('deployment artefacts (helm chart, k8s manifests, Dockerfiles)', () => 
     }
   });
 
+  test('Gateway API: an HTTPRoute for the UI host and the wildcard sessions host, to the gateway Service', async () => {
+    assert.ok(!defaults.some((m) => m.kind === 'HTTPRoute'), 'off by default');
+    const ms = await renderChart(['--set', 'httpRoute.enabled=true', '--set', 'ingress.enabled=false', '--set', 'httpRoute.parentRefs[0].name=shared', '--set', 'httpRoute.parentRefs[0].namespace=gateway-system']);
+    const route = ms.find((m) => m.kind === 'HTTPRoute')!;
+    assert.equal(route.apiVersion, 'gateway.networking.k8s.io/v1');
+    assert.deepEqual(route.spec.parentRefs, [{ name: 'shared', namespace: 'gateway-system' }]);
+    assert.deepEqual(route.spec.hostnames, ['scriptorium.example.com', '*.sessions.scriptorium.example.com']);
+    assert.deepEqual(route.spec.rules[0].backendRefs, [{ name: `${RELEASE}-scriptorium-gateway`, port: 80 }]);
+    assert.ok(!ms.some((m) => m.kind === 'Ingress'));
+    const gateway = ms.find((m) => m.kind === 'Deployment' && m.metadata.name.endsWith('-gateway'))!;
+    assert.equal(envOf(gateway.spec.template.spec.containers[0]).get('TRUSTED_PROXIES')?.value, 'uniquelocal', 'the Gateway is a trusted proxy');
+    assert.notEqual(runHelm(['template', RELEASE, CHART, '--set', 'httpRoute.enabled=true']).status, 0, 'parentRefs required');
+  });
+
   test('k8s/ has the script namespace, its quota and limits', () => {
     const kinds = reference.map((m) => m.kind);
     for (const kind of ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'NetworkPolicy', 'LimitRange', 'ResourceQuota']) {
