@@ -559,6 +559,18 @@ describe('deployment artefacts (helm chart, k8s manifests, Dockerfiles)', () => 
     assert.notEqual(runHelm(['template', RELEASE, CHART, '--set', 'httpRoute.enabled=true']).status, 0, 'parentRefs required');
   });
 
+  test('startupProbe covers migrations before liveness starts; ServiceAccount annotations for cloud identities', async () => {
+    for (const dep of defaults.filter((m) => m.kind === 'Deployment')) {
+      const c = dep.spec.template.spec.containers[0];
+      assert.equal(c.startupProbe?.httpGet?.path, '/healthz', label(dep));
+      assert.ok(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold >= 300, `${label(dep)}: five minutes to start`);
+    }
+    const ms = await renderChart(['--set', 'serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::1:role/scriptorium']);
+    for (const sa of ms.filter((m) => m.kind === 'ServiceAccount')) {
+      assert.equal(sa.metadata.annotations?.['eks.amazonaws.com/role-arn'], 'arn:aws:iam::1:role/scriptorium', label(sa));
+    }
+  });
+
   test('k8s/ has the script namespace, its quota and limits', () => {
     const kinds = reference.map((m) => m.kind);
     for (const kind of ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'NetworkPolicy', 'LimitRange', 'ResourceQuota']) {

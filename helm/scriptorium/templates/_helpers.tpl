@@ -129,6 +129,12 @@ A Secret value that is generated once and kept across upgrades:
 
 {{/* Probe block: (dict "root" $ "port" "http"). */}}
 {{- define "scriptorium.probes" -}}
+{{- /* Migrations run before the HTTP port opens: liveness starts only once /healthz has answered. */}}
+startupProbe:
+  httpGet:
+    path: /healthz
+    port: {{ .port }}
+  {{- toYaml .root.Values.probes.startup | nindent 2 }}
 livenessProbe:
   httpGet:
     path: /healthz
