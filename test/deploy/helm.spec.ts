@@ -493,6 +493,84 @@ describe('deployment artefacts (helm chart, k8s manifests, Dockerfiles)', () => 
     }
   });
 
+  test('project data: DATA_DIR on a writable volume; with an export, one RWX volume claimed in both namespaces (DATA_PVC) and archived by backup', async () => {
+    const mountAt = (c: Manifest, pod: Manifest, path: string) => {
+      const mount = (c.volumeMounts ?? []).find((m: Manifest) => m.mountPath === path);
+      return mount && { mount, volume: (pod.volumes ?? []).find((v: Manifest) => v.name === mount.name) };
+    };
+    const execution = (ms: Manifest[]) => ms.find((m) => m.kind === 'Deployment' && m.metadata.name.endsWith('-execution'))!.spec.template.spec;
+    const plain = execution(defaults);
+    const dataDir = envOf(plain.containers[0]).get('DATA_DIR')?.value;
+    assert.ok(dataDir?.startsWith('/'), 'DATA_DIR is set (the default .data is on the read-only root)');
+    assert.ok(mountAt(plain.containers[0], plain, dataDir!)?.volume?.emptyDir, 'a writable volume at DATA_DIR');
+    const ms = await renderChart(['--set', 'execution.data.volume.nfs.server=nfs.example.internal', '--set', 'execution.data.volume.nfs.path=/exports/scriptorium']);
+    const pod = execution(ms);
+    const env = envOf(pod.containers[0]);
+    const claim = env.get('DATA_PVC')?.value;
+    assert.ok(claim, 'DATA_PVC');
+    const scriptNs = `${NAMESPACE}-scripts`;
+    const pvcs = ms.filter((m) => m.kind === 'PersistentVolumeClaim' && m.metadata.name === claim);
+    assert.deepEqual(pvcs.map((p) => p.metadata.namespace).sort(), [NAMESPACE, scriptNs].sort(), 'claimed in both namespaces');
+    for (const pvc of pvcs) {
+      assert.deepEqual(pvc.spec.accessModes, ['ReadWriteMany']);
+      const pv = ms.find((m) => m.kind === 'PersistentVolume' && m.metadata.name === pvc.spec.volumeName)!;
+      assert.deepEqual(pv.spec.nfs, { server: 'nfs.example.internal', path: '/exports/scriptorium' }, 'the same export');
+      assert.deepEqual(pv.spec.claimRef, { namespace: pvc.metadata.namespace, name: claim });
+      assert.equal(pv.spec.persistentVolumeReclaimPolicy, 'Retain');
+    }
+    assert.equal(mountAt(pod.containers[0], pod, env.get('DATA_DIR')!.value)?.volume?.persistentVolumeClaim?.claimName, claim);
+    const backup = ms.find((m) => m.kind === 'Deployment' && m.metadata.name.endsWith('-backup'))!.spec.template.spec;
+    const source = mountAt(backup.containers[0], backup, envOf(backup.containers[0]).get('BACKUP_SOURCE_DIR')!.value)!;
+    assert.equal(source.volume.persistentVolumeClaim.claimName, claim);
+    assert.equal(source.mount.subPath, 'projects', 'backup archives DATA_DIR/projects');
+    assert.deepEqual(await validateAll({ data: ms }), []);
+  });
+
+  test('pull secrets, nodeSelector, tolerations and affinity reach every pod, the bundled PostgreSQL and NATS included', async () => {
+    const ms = await renderChart([
+      '--set', 'imagePullSecrets[0].name=regcred',
+      '--set', 'nodeSelector.pool=platform',
+      '--set', 'tolerations[0].key=dedicated', '--set', 'tolerations[0].operator=Exists',
+      '--set', 'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=zone',
+      '--set', 'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists',
+    ]);
+    const pods = ms.filter((m) => podSpecOf(m));
+    assert.ok(pods.some((m) => m.kind === 'StatefulSet'));
+    for (const m of pods) {
+      const spec = podSpecOf(m)!;
+      assert.deepEqual(spec.imagePullSecrets, [{ name: 'regcred' }], label(m));
+      assert.deepEqual(spec.nodeSelector, { pool: 'platform' }, label(m));
+      assert.equal(spec.tolerations?.[0]?.key, 'dedicated', label(m));
+      assert.ok(spec.affinity?.nodeAffinity, label(m));
+    }
+  });
+
+  test('Gateway API: an HTTPRoute for the UI host and the wildcard sessions host, to the gateway Service', async () => {
+    assert.ok(!defaults.some((m) => m.kind === 'HTTPRoute'), 'off by default');
+    const ms = await renderChart(['--set', 'httpRoute.enabled=true', '--set', 'ingress.enabled=false', '--set', 'httpRoute.parentRefs[0].name=shared', '--set', 'httpRoute.parentRefs[0].namespace=gateway-system']);
+    const route = ms.find((m) => m.kind === 'HTTPRoute')!;
+    assert.equal(route.apiVersion, 'gateway.networking.k8s.io/v1');
+    assert.deepEqual(route.spec.parentRefs, [{ name: 'shared', namespace: 'gateway-system' }]);
+    assert.deepEqual(route.spec.hostnames, ['scriptorium.example.com', '*.sessions.scriptorium.example.com']);
+    assert.deepEqual(route.spec.rules[0].backendRefs, [{ name: `${RELEASE}-scriptorium-gateway`, port: 80 }]);
+    assert.ok(!ms.some((m) => m.kind === 'Ingress'));
+    const gateway = ms.find((m) => m.kind === 'Deployment' && m.metadata.name.endsWith('-gateway'))!;
+    assert.equal(envOf(gateway.spec.template.spec.containers[0]).get('TRUSTED_PROXIES')?.value, 'uniquelocal', 'the Gateway is a trusted proxy');
+    assert.notEqual(runHelm(['template', RELEASE, CHART, '--set', 'httpRoute.enabled=true']).status, 0, 'parentRefs required');
+  });
+
+  test('startupProbe covers migrations before liveness starts; ServiceAccount annotations for cloud identities', async () => {
+    for (const dep of defaults.filter((m) => m.kind === 'Deployment')) {
+      const c = dep.spec.template.spec.containers[0];
+      assert.equal(c.startupProbe?.httpGet?.path, '/healthz', label(dep));
+      assert.ok(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold >= 300, `${label(dep)}: five minutes to start`);
+    }
+    const ms = await renderChart(['--set', 'serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::1:role/scriptorium']);
+    for (const sa of ms.filter((m) => m.kind === 'ServiceAccount')) {
+      assert.equal(sa.metadata.annotations?.['eks.amazonaws.com/role-arn'], 'arn:aws:iam::1:role/scriptorium', label(sa));
+    }
+  });
+
   test('k8s/ has the script namespace, its quota and limits', () => {
     const kinds = reference.map((m) => m.kind);
     for (const kind of ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'NetworkPolicy', 'LimitRange', 'ResourceQuota']) {

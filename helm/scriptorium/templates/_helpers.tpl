@@ -129,6 +129,12 @@ A Secret value that is generated once and kept across upgrades:
 
 {{/* Probe block: (dict "root" $ "port" "http"). */}}
 {{- define "scriptorium.probes" -}}
+{{- /* Migrations run before the HTTP port opens: liveness starts only once /healthz has answered. */}}
+startupProbe:
+  httpGet:
+    path: /healthz
+    port: {{ .port }}
+  {{- toYaml .root.Values.probes.startup | nindent 2 }}
 livenessProbe:
   httpGet:
     path: /healthz
@@ -144,4 +150,24 @@ readinessProbe:
 {{/* The UI's address, as NOTES prints it. */}}
 {{- define "scriptorium.publicUrl" -}}
 {{- printf "%s://%s" (ternary "https" "http" .Values.ingress.tls.enabled) .Values.ingress.host -}}
+{{- end -}}
+
+{{/* Pull secrets and placement shared by every pod of the release (apps, bundled PostgreSQL and NATS). */}}
+{{- define "scriptorium.podScheduling" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end -}}
