@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import AdmZip from 'adm-zip';
 import tar from 'tar-stream';
+import { waitFor } from '../harness/net.js';
 import { startAllInOneProcess, type RunningStack } from '../harness/stack.js';
 import { as, backUp, checkRestored, fill, KEY, ok, restoreInto, snapshot, type Filled } from './disaster.js';
 
@@ -147,6 +148,13 @@ describe('disaster recovery, all-in-one (embedded database, directory destinatio
     assert.equal(after.storageUsedBytes, kept.reduce((sum: number, b: any) => sum + b.sizeBytes, 0));
     const audit = await ok(admin.get('/api/v1/audit?action=backup.deleted'));
     assert.ok(audit.items.some((e: any) => e.details?.reason === 'retention'), JSON.stringify(audit.items));
+
+    // Every second (6-field cron): the schedule takes backups by itself, then is turned off.
+    await ok(admin.request('PUT', '/api/v1/backups/settings', { schedule: '* * * * * *', timeZone: 'UTC', keepLast: 2, keepDays: 0 }));
+    const scheduled = await waitFor(async () => (await ok(admin.get('/api/v1/backups'))).items.find((b: any) => b.trigger === 'scheduled' && b.state === 'succeeded'), 60_000, 'a scheduled backup');
+    assert.equal(scheduled.requestedBy, 'schedule');
+    await ok(admin.request('PUT', '/api/v1/backups/settings', { schedule: 'off', timeZone: 'UTC', keepLast: 2, keepDays: 0 }));
+    assert.equal((await ok(admin.get('/api/v1/backups/status'))).nextRun, null);
   });
 });
 
