@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import AdmZip from 'adm-zip';
 import tar from 'tar-stream';
+import { waitFor } from '../harness/net.js';
 import { startAllInOneProcess, type RunningStack } from '../harness/stack.js';
-import { as, backUp, checkRestored, fill, KEY, ok, restoreInto, snapshot, type Filled } from './disaster.js';
+import { as, backUp, checkRestored, fill, KEY, ok, PASSWORD, restoreInto, snapshot, type Filled } from './disaster.js';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
 
 describe('disaster recovery, all-in-one (embedded database, directory destination)', { concurrency: false, timeout: 300_000 }, () => {
   const backups = mkdtempSync(join(tmpdir(), 'scriptorium-backups-'));
@@ -147,6 +151,32 @@ describe('disaster recovery, all-in-one (embedded database, directory destinatio
     assert.equal(after.storageUsedBytes, kept.reduce((sum: number, b: any) => sum + b.sizeBytes, 0));
     const audit = await ok(admin.get('/api/v1/audit?action=backup.deleted'));
     assert.ok(audit.items.some((e: any) => e.details?.reason === 'retention'), JSON.stringify(audit.items));
+
+    // Every second (6-field cron): the schedule takes backups by itself, then is turned off.
+    await ok(admin.request('PUT', '/api/v1/backups/settings', { schedule: '* * * * * *', timeZone: 'UTC', keepLast: 2, keepDays: 0 }));
+    const scheduled = await waitFor(async () => (await ok(admin.get('/api/v1/backups'))).items.find((b: any) => b.trigger === 'scheduled' && b.state === 'succeeded'), 60_000, 'a scheduled backup');
+    assert.equal(scheduled.requestedBy, 'schedule');
+    await ok(admin.request('PUT', '/api/v1/backups/settings', { schedule: 'off', timeZone: 'UTC', keepLast: 2, keepDays: 0 }));
+    assert.equal((await ok(admin.get('/api/v1/backups/status'))).nextRun, null);
+  });
+
+  test('the operator restores an archive file from the command line', async () => {
+    const admin = await as(stack!.url, 'ada');
+    const newest = (await ok(admin.get('/api/v1/backups'))).items.find((b: any) => b.state === 'succeeded');
+    const file = join(mkdtempSync(join(tmpdir(), 'scriptorium-cli-')), 'saved.tar');
+    writeFileSync(file, readFileSync(join(backups, newest.location)));
+    const cli = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(ROOT, 'dist/apps/backup/src/cli.js'), 'restore', file, '--yes'], {
+        env: { PATH: process.env.PATH ?? '', SCRIPTORIUM_URL: stack!.url, SCRIPTORIUM_USER: 'ada', SCRIPTORIUM_PASSWORD: PASSWORD },
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.stderr.on('data', (d: Buffer) => (out += d));
+      child.on('exit', (code) => resolve({ code, out }));
+    });
+    assert.equal(cli.code, 0, cli.out);
+    assert.match(cli.out, /^uploaded .*saved\.tar as backup [0-9a-f-]{36}\nrestored backup [0-9a-f-]{36}: \d+ rows, 2 files; 0 active runs were cancelled first\n$/);
+    assert.deepEqual(await snapshot(stack!.url, filled), before);
   });
 });
 

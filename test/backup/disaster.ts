@@ -11,7 +11,7 @@ import { ADMIN_PASSWORD, login } from '../harness/stack.js';
  */
 
 export const KEY = 'disaster test encryption key';
-const PASSWORD = 'disaster-password-1';
+export const PASSWORD = 'disaster-password-1';
 const USERS = { vera: 'viewer', otto: 'operator', dana: 'developer', ada: 'admin' } as const;
 
 export interface Filled {

@@ -84,7 +84,7 @@ export class BackupsGrpcController {
 
   @GrpcMethod(SERVICE, 'CreateBackup')
   async createBackup(_request: object, metadata?: Metadata): Promise<Backup> {
-    return toMessage(await this.backups.create('manual', admin(metadata, 'Creating a backup')));
+    return toMessage(await this.backups.create(admin(metadata, 'Creating a backup')));
   }
 
   @GrpcMethod(SERVICE, 'ListBackups')

@@ -149,33 +149,33 @@ export class BackupsService implements OnModuleInit, OnModuleDestroy {
     this.job = undefined;
     if (settings.schedule === 'off') return;
     this.job = new Cron(settings.schedule, { timezone: settings.timeZone, protect: true }, async (self: Cron) => {
-      const firedAt = self.currentRun() ?? new Date();
-      await this.create('scheduled', undefined, firedAt).catch((error: Error) => rootLogger().error({ err: error }, 'scheduled backup failed'));
+      await this.scheduled(self.currentRun() ?? new Date()).catch((error: Error) => rootLogger().error({ err: error }, 'scheduled backup failed'));
     });
   }
 
   // --- create ---
 
-  /**
-   * Takes a backup. One at a time across replicas: when another runs, a request is refused
-   * (409) and a scheduled run is skipped, as it is when another replica already took this
-   * scheduled run's backup.
-   */
-  async create(trigger: BackupTrigger, caller?: Caller, scheduledFor?: Date): Promise<BackupRecord> {
+  /** Takes a backup now. One at a time across replicas: while another runs, it is refused (409). */
+  async create(caller: Caller): Promise<BackupRecord> {
     const passphrase = this.requireKey();
-    const outcome = await this.lock.withLock(async () => {
-      if (scheduledFor) {
-        const taken = await this.records.countBy({ trigger: 'scheduled', createdAt: MoreThanOrEqual(new Date(scheduledFor.getTime() - 60_000)) });
-        if (taken) return undefined;
-      }
-      return this.take(trigger, caller, passphrase);
-    });
-    if (!outcome) {
-      if (scheduledFor) return undefined as never;
-      throw conflict('A backup or restore is already running; try again when it has finished (GET /api/v1/backups/status)');
-    }
-    if (!outcome.result) return undefined as never;
+    const outcome = await this.lock.withLock(() => this.take('manual', caller, passphrase));
+    if (!outcome) throw conflict('A backup or restore is already running; try again when it has finished (GET /api/v1/backups/status)');
     return outcome.result;
+  }
+
+  /**
+   * The schedule's backup for the time it fired. Every replica's schedule fires: the one that
+   * gets the lock takes it; the others skip it, as does a replica that finds it already taken.
+   */
+  private async scheduled(firedAt: Date): Promise<void> {
+    if (this.problem()) {
+      rootLogger().warn({}, `scheduled backup skipped: ${this.problem()}`);
+      return;
+    }
+    await this.lock.withLock(async () => {
+      const taken = await this.records.countBy({ trigger: 'scheduled', createdAt: MoreThanOrEqual(new Date(firedAt.getTime() - 60_000)) });
+      if (!taken) await this.take('scheduled', undefined, this.config.BACKUP_ENCRYPTION_KEY!);
+    });
   }
 
   private async take(trigger: BackupTrigger, caller: Caller | undefined, passphrase: string): Promise<BackupRecord> {
