@@ -18,6 +18,7 @@ describe('web UI accessibility (axe-core, all-in-one)', { timeout: 180_000 }, ()
   let api: Api;
   let runId = '';
   let projectId = '';
+  let codeSessionId = '';
 
   const signIn = async (page: Page, username: string, password: string) => {
     await page.goto(stack.url);
@@ -43,6 +44,9 @@ describe('web UI accessibility (axe-core, all-in-one)', { timeout: 180_000 }, ()
     assert.equal(run.status, 202, JSON.stringify(run.body));
     runId = run.body.id;
     projectId = (await api.get('/api/v1/projects?groupId=getting_started')).body.items[0].id;
+    const code = await api.post('/api/v1/code-sessions', { name: 'Scratch', language: 'python', source: 'print("hi")\n' });
+    assert.equal(code.status, 201, JSON.stringify(code.body));
+    codeSessionId = code.body.id;
     assert.equal((await api.post('/api/v1/users', { username: 'olive', password: 'olive-password-123', level: 'operator' })).status, 201);
   });
 
@@ -76,6 +80,8 @@ describe('web UI accessibility (axe-core, all-in-one)', { timeout: 180_000 }, ()
         ['#/admin/users', 'user-row'],
         ['#/admin/audit', 'audit-row'],
         ['#/admin/overview', 'overview-check'],
+        ['#/code', 'code-row'],
+        [`#/code/${codeSessionId}`, 'code-source'],
         [`#/projects/${projectId}`, 'files-table'],
       ];
       const found: string[] = [];

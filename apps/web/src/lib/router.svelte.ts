@@ -10,6 +10,8 @@ export type Route =
   | { name: 'users' }
   | { name: 'audit'; params: URLSearchParams }
   | { name: 'overview' }
+  | { name: 'code' }
+  | { name: 'codeSession'; id: string }
   | { name: 'files'; id: string };
 
 export function parseHash(hash: string): Route {
@@ -23,6 +25,8 @@ export function parseHash(hash: string): Route {
   if (parts[0] === 'admin' && parts[1] === 'users') return { name: 'users' };
   if (parts[0] === 'admin' && parts[1] === 'audit') return { name: 'audit', params };
   if (parts[0] === 'admin' && parts[1] === 'overview') return { name: 'overview' };
+  if (parts[0] === 'code' && parts[1]) return { name: 'codeSession', id: parts[1] };
+  if (parts[0] === 'code') return { name: 'code' };
   if (parts[0] === 'projects' && parts[1]) return { name: 'files', id: parts[1] };
   if (parts[0] === 'groups' && parts[1] && parts.length > 2) return { name: 'script', groupId: parts[1], file: parts.slice(2).join('/'), params };
   if (parts[0] === 'groups' && parts[1]) return { name: 'group', groupId: parts[1] };
