@@ -67,6 +67,21 @@ describe('the gateway OpenAPI document', () => {
   // A query DTO's fields, as the swagger plugin recorded them from the class.
   const queryFieldsOf = (dto: new () => object) => Object.keys((dto as unknown as { _OPENAPI_METADATA_FACTORY?: () => object })._OPENAPI_METADATA_FACTORY?.() ?? { '(no plugin metadata)': 1 });
 
+  test('every $ref names a schema the document has (a client generator would stop at a dangling one)', () => {
+    const schemas = document.components!.schemas as Record<string, unknown>;
+    const dangling: string[] = [];
+    const walk = (node: unknown, at: string): void => {
+      if (Array.isArray(node)) return node.forEach((item, i) => walk(item, `${at}/${i}`));
+      if (!node || typeof node !== 'object') return;
+      for (const [key, value] of Object.entries(node)) {
+        if (key === '$ref' && typeof value === 'string' && !(value.split('/').at(-1)! in schemas)) dangling.push(`${at}: ${value}`);
+        walk(value, `${at}/${key}`);
+      }
+    };
+    walk(document, '#');
+    assert.deepEqual(dangling, []);
+  });
+
   test('every @Body() route has a request body with its properties', () => {
     const empty = handlers().filter((h) => h.body).filter((h) => {
       const content = operations.get(h.id)?.requestBody?.content['application/json'];

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import type { Backup, BackupStatus } from '#contracts/generated/scriptorium/backup/v1/backup.js';
 
 // The REST shapes of backups; the views below build them from the gRPC messages.
@@ -22,13 +22,14 @@ export class BackupManifestServiceDto {
   excludedTables: string[];
 }
 
+@ApiExtraModels(BackupManifestServiceDto)
 export class BackupManifestDto {
   format: string;
   @ApiProperty({ type: 'integer' }) formatVersion: number;
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
   productVersion: string;
-  @ApiProperty({ type: 'object', additionalProperties: { $ref: '#/components/schemas/BackupManifestServiceDto' } }) services: Record<string, BackupManifestServiceDto>;
+  @ApiProperty({ type: 'object', additionalProperties: { $ref: getSchemaPath(BackupManifestServiceDto) } }) services: Record<string, BackupManifestServiceDto>;
   parts: BackupManifestPartDto[];
 }
 
