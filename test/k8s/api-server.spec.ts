@@ -8,10 +8,10 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
-import { KubernetesRuntime, type KubernetesRuntimeOptions } from '../../apps/execution/src/runtime/kubernetes/kubernetes.runtime.js';
+import type { KubernetesRuntime, KubernetesRuntimeOptions } from '../../apps/execution/src/runtime/kubernetes/kubernetes.runtime.js';
 import { buildRunObjects, podNameFor } from '../../apps/execution/src/runtime/kubernetes/pod-manifest.js';
 import { KubeEmulator, type EmulatorOptions } from './emulator.js';
-import { kubeConfigFor, launchSpec, NAMESPACE, RESOURCES, startRun, within } from './helpers.js';
+import { kubeConfigFor, launchSpec, NAMESPACE, RESOURCES, startRun, testRuntime, within } from './helpers.js';
 
 let emulator: KubeEmulator | undefined;
 const runtimes: KubernetesRuntime[] = [];
@@ -23,19 +23,7 @@ async function cluster(options: EmulatorOptions = {}) {
 }
 
 function runtime(e: KubeEmulator, overrides: Partial<KubernetesRuntimeOptions> = {}) {
-  const r = new KubernetesRuntime(kubeConfigFor(e), {
-    namespace: NAMESPACE,
-    defaultImage: e.scriptImage,
-    dataRoot: '/srv/data',
-    dataPvc: 'scriptorium-data',
-    resources: RESOURCES,
-    terminationGraceSeconds: 1,
-    instanceId: 'replica-a',
-    finishedPodRetentionSeconds: 0,
-    watchRestartSeconds: 60,
-    logSettleMs: 300,
-    ...overrides,
-  });
+  const r = testRuntime(e, e.scriptImage, overrides);
   runtimes.push(r);
   return r;
 }

@@ -1,7 +1,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import type { LaunchSpec } from '../../apps/execution/src/runtime/launch-spec.js';
 import type { RunExit } from '../../apps/execution/src/runtime/script-runtime.js';
-import type { KubernetesRunObserver, KubernetesRuntime } from '../../apps/execution/src/runtime/kubernetes/kubernetes.runtime.js';
+import { KubernetesRuntime, type KubernetesRunObserver, type KubernetesRuntimeOptions } from '../../apps/execution/src/runtime/kubernetes/kubernetes.runtime.js';
 import type { LogCursor } from '../../apps/execution/src/runtime/kubernetes/log-follower.js';
 
 export const NAMESPACE = 'scriptorium-scripts';
@@ -19,6 +19,23 @@ export function kubeConfigFor(emulator: { url: string; executionToken: string })
 }
 
 export const RESOURCES = { cpuRequest: '50m', cpuLimit: '500m', memoryRequest: '64Mi', memoryLimit: '256Mi', ephemeralStorageLimit: '512Mi' };
+
+/** A runtime of replica-a against the emulator with short test timings; the caller closes it. */
+export function testRuntime(emulator: { url: string; executionToken: string }, defaultImage: string, overrides: Partial<KubernetesRuntimeOptions> = {}): KubernetesRuntime {
+  return new KubernetesRuntime(kubeConfigFor(emulator), {
+    namespace: NAMESPACE,
+    defaultImage,
+    dataRoot: '/srv/data',
+    dataPvc: 'scriptorium-data',
+    resources: RESOURCES,
+    terminationGraceSeconds: 1,
+    instanceId: 'replica-a',
+    finishedPodRetentionSeconds: 0,
+    watchRestartSeconds: 60,
+    logSettleMs: 300,
+    ...overrides,
+  });
+}
 
 let counter = 0;
 export function launchSpec(source: string, overrides: Partial<LaunchSpec> = {}): LaunchSpec {

@@ -4,31 +4,19 @@
 // Run: npm run build && node scripts/run-tests.mjs integration k8s
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KubernetesRuntime, type KubernetesRuntimeOptions } from '../../apps/execution/src/runtime/kubernetes/kubernetes.runtime.js';
+import type { KubernetesRuntime, KubernetesRuntimeOptions } from '../../apps/execution/src/runtime/kubernetes/kubernetes.runtime.js';
 import { buildRunObjects, dataSubPath, podNameFor, MANAGED_SELECTOR } from '../../apps/execution/src/runtime/kubernetes/pod-manifest.js';
 import { sinceTimeFor, timestampNanos } from '../../apps/execution/src/runtime/kubernetes/log-follower.js';
 import { schemaErrors, strictFieldErrors } from '../harness/kubernetes-schema.js';
 import { KubeEmulator } from './emulator.js';
 import { publicImage } from './images.js';
-import { collector, kubeConfigFor, launchSpec, NAMESPACE, RESOURCES, startRun, within, type RunResult } from './helpers.js';
+import { collector, launchSpec, NAMESPACE, RESOURCES, startRun, testRuntime, within, type RunResult } from './helpers.js';
 
 let emulator: KubeEmulator;
 const runtimes: KubernetesRuntime[] = [];
 
 function runtime(overrides: Partial<KubernetesRuntimeOptions> = {}): KubernetesRuntime {
-  const r = new KubernetesRuntime(kubeConfigFor(emulator), {
-    namespace: NAMESPACE,
-    defaultImage: 'python:3.12-slim',
-    dataRoot: '/srv/data',
-    dataPvc: 'scriptorium-data',
-    resources: RESOURCES,
-    terminationGraceSeconds: 1,
-    instanceId: 'replica-a',
-    finishedPodRetentionSeconds: 0,
-    watchRestartSeconds: 60,
-    logSettleMs: 300,
-    ...overrides,
-  });
+  const r = testRuntime(emulator, 'python:3.12-slim', overrides);
   runtimes.push(r);
   return r;
 }

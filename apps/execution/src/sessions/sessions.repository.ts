@@ -20,15 +20,7 @@ export interface SessionRow {
   closedAt: Date | null;
 }
 
-export interface NewSession {
-  id: string;
-  executionId: string;
-  userId: string;
-  username: string;
-  scriptId: string;
-  scriptName: string;
-  upstream: string;
-}
+export type NewSession = Pick<SessionRow, 'id' | 'executionId' | 'userId' | 'username' | 'scriptId' | 'scriptName' | 'upstream'>;
 
 /** One opening's view of the open sessions, inside its transaction. */
 export interface OpeningContext {
