@@ -77,7 +77,14 @@ describe('kubernetes runtime: re-attach after the execution service restarts', {
   }
 
   async function waitForLines(id: string, n: number) {
-    await waitFor(async () => (await storedLog(id)).lines.length >= n, 10_000, `${n} stored lines of ${id}`).catch(async (error) => {
+    // A just-started run's log is registered by logging when it takes the run's creation event; until then it is 404.
+    const storedLines = async () => {
+      const res = await api.get(`/api/v1/executions/${id}/log?format=json&limit=10000`);
+      if (res.status === 404) return 0;
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return (res.body as { lines: unknown[] }).lines.length;
+    };
+    await waitFor(async () => (await storedLines()) >= n, 10_000, `${n} stored lines of ${id}`).catch(async (error) => {
       const run = (await api.get(`/api/v1/executions/${id}`)).body;
       const calls = emulator.calls.map((c) => `${c.method} ${c.path}`).slice(-10);
       throw new Error(`${(error as Error).message}\nrun: ${JSON.stringify(run)}\nAPI calls: ${calls.join('; ')}\n${stack.output().slice(-3000)}`);
