@@ -135,11 +135,13 @@ export class RunsService implements RunSubmission {
       groupId: p.groupId,
       userId: caller.userId,
       username: caller.username,
+      userLevel: caller.level,
       state: 'queued',
       parameters: p.parameters,
       idempotencyKey,
       idempotencyFingerprint: idempotencyKey ? (p.idempotencyFingerprint ?? null) : null,
       projectId: project.id,
+      projectName: project.name,
       rerunOf: p.rerunOf ?? null,
       launchSpec: {
         executionId: id,
