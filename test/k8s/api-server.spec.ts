@@ -158,11 +158,26 @@ describe('the API emulation enforces what an API server does, from the chart', (
     assert.match(viaTini.output, /\[FATAL tini \(7\)\] exec ruby failed/);
     // With no init, the container runtime cannot start the process: exit 128.
     const bare = await within(
-      startRun(rt, launchSpec('puts 1', { interpreter: 'ruby', scriptPath: 'x.rb', env: { SCRIPTORIUM_IMAGE: 'python:3.12-slim' } })).done,
+      startRun(rt, launchSpec('puts 1', { interpreter: 'ruby', scriptPath: 'x.rb', image: 'python:3.12-slim' })).done,
       15_000,
       'run',
     );
     assert.equal(bare.exit?.exitCode, 128);
+  });
+
+  test('image contents: the group\'s image runs the script, not the default (`python` is in python:3.12-slim, not in the script runner)', async () => {
+    const e = await cluster();
+    const rt = runtime(e);
+    const images: string[] = [];
+    const stopSpy = rt.watch.onEveryPod((_e, pod) => images.push(pod.spec!.containers[0]!.image!));
+    const python = { interpreter: 'python', scriptPath: 'hello.py' };
+    const inGroupImage = await within(startRun(rt, launchSpec('print("ran")', { ...python, image: 'python:3.12-slim' })).done, 15_000, 'run');
+    stopSpy();
+    assert.deepEqual(inGroupImage.exit, { exitCode: 0, signal: null }, inGroupImage.output);
+    assert.deepEqual(lines(inGroupImage.output), ['ran']);
+    assert.ok(images.length && images.every((image) => image === 'python:3.12-slim'), JSON.stringify(images));
+    const inDefault = await within(startRun(rt, launchSpec('print("ran")', python)).done, 15_000, 'run');
+    assert.notEqual(inDefault.exit?.exitCode, 0, 'the script runner has no `python`');
   });
 
   test('PID 1: cancel reaches a script with no SIGTERM handler at once, through tini (the pod keeps the image entrypoint)', async () => {
