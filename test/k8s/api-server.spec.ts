@@ -271,7 +271,7 @@ describe('the API emulation enforces what an API server does, from the chart', (
   });
 
   test(
-    'a pod create refused by quota or answered 429 leaves the run queued until it can start',
+    'a pod create answered 429 waits (Retry-After) and is retried until the run can start',
     async () => {
       const e = await cluster();
       e.failNext(/^POST .*\/pods$/, 429, 1, 1);
