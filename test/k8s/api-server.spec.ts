@@ -12,6 +12,7 @@ import type { KubernetesRuntime, KubernetesRuntimeOptions } from '../../apps/exe
 import { buildRunObjects, podNameFor } from '../../apps/execution/src/runtime/kubernetes/pod-manifest.js';
 import { KubeEmulator, type EmulatorOptions } from './emulator.js';
 import { kubeConfigFor, launchSpec, NAMESPACE, RESOURCES, startRun, testRuntime, within } from './helpers.js';
+import { waitFor } from '../harness/net.js';
 
 let emulator: KubeEmulator | undefined;
 const runtimes: KubernetesRuntime[] = [];
@@ -119,17 +120,25 @@ describe('the API emulation enforces what an API server does, from the chart', (
     assert.match(refused.body.message, /maximum memory usage per Container is 4Gi, but limit is 64Gi/);
   });
 
-  test('ResourceQuota: a pod over the pods quota is refused with "exceeded quota"; finished pods do not count', async () => {
+  test('ResourceQuota: a pod over the pods quota is refused with "exceeded quota" and waits; finished pods do not count; a cancel ends the wait', async () => {
     const e = await cluster({ chartArgs: ['--set', 'execution.resourceQuota.hard.pods=1'] });
     const rt = runtime(e, { finishedPodRetentionSeconds: 60 });
-    const first = startRun(rt, launchSpec('import time\nprint("one", flush=True)\ntime.sleep(1)'));
+    const first = startRun(rt, launchSpec('import time\nprint("one", flush=True)\ntime.sleep(1.5)'));
     await first.waitFor('one');
-    const second = await within(startRun(rt, launchSpec('print("two")')).done, 10_000, 'second run');
-    assert.match(second.failed ?? '', /exceeded quota: scr-scriptorium-scripts, requested: pods=1, used: pods=1, limited: pods=1/);
+    const second = startRun(rt, launchSpec('print("two")'));
+    const cancelled = startRun(rt, launchSpec('print("never")'));
+    await waitFor(() => e.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/pods')).length >= 3, 5000, 'both waiting runs refused once');
+    cancelled.handle.stop('cancelled', 1);
+    const c = await within(cancelled.done, 5000, 'cancel while waiting for the quota');
+    assert.deepEqual(c.exit, { exitCode: null, signal: null, stoppedFor: 'cancelled' });
+    assert.equal(c.output, '');
     await within(first.done, 10_000, 'first run');
-    // The first pod is kept (retention) but finished: it no longer counts.
-    const third = await within(startRun(rt, launchSpec('print("three")')).done, 10_000, 'third run');
-    assert.deepEqual(lines(third.output), ['three']);
+    // The first pod is kept (retention) but finished: it no longer counts, and the waiting run starts.
+    const r = await within(second.done, 15_000, 'second run');
+    assert.equal(r.failed, undefined, r.failed);
+    assert.deepEqual(lines(r.output), ['two']);
+    const refusals = e.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/pods')).length;
+    assert.ok(refusals >= 4, `${refusals} pod creates`);
   });
 
   test('image contents: a .js script runs with the script runner\'s node (the host path of the interpreter is not used)', async () => {
@@ -158,11 +167,26 @@ describe('the API emulation enforces what an API server does, from the chart', (
     assert.match(viaTini.output, /\[FATAL tini \(7\)\] exec ruby failed/);
     // With no init, the container runtime cannot start the process: exit 128.
     const bare = await within(
-      startRun(rt, launchSpec('puts 1', { interpreter: 'ruby', scriptPath: 'x.rb', env: { SCRIPTORIUM_IMAGE: 'python:3.12-slim' } })).done,
+      startRun(rt, launchSpec('puts 1', { interpreter: 'ruby', scriptPath: 'x.rb', image: 'python:3.12-slim' })).done,
       15_000,
       'run',
     );
     assert.equal(bare.exit?.exitCode, 128);
+  });
+
+  test('image contents: the group\'s image runs the script, not the default (`python` is in python:3.12-slim, not in the script runner)', async () => {
+    const e = await cluster();
+    const rt = runtime(e);
+    const images: string[] = [];
+    const stopSpy = rt.watch.onEveryPod((_e, pod) => images.push(pod.spec!.containers[0]!.image!));
+    const python = { interpreter: 'python', scriptPath: 'hello.py' };
+    const inGroupImage = await within(startRun(rt, launchSpec('print("ran")', { ...python, image: 'python:3.12-slim' })).done, 15_000, 'run');
+    stopSpy();
+    assert.deepEqual(inGroupImage.exit, { exitCode: 0, signal: null }, inGroupImage.output);
+    assert.deepEqual(lines(inGroupImage.output), ['ran']);
+    assert.ok(images.length && images.every((image) => image === 'python:3.12-slim'), JSON.stringify(images));
+    const inDefault = await within(startRun(rt, launchSpec('print("ran")', python)).done, 15_000, 'run');
+    assert.notEqual(inDefault.exit?.exitCode, 0, 'the script runner has no `python`');
   });
 
   test('PID 1: cancel reaches a script with no SIGTERM handler at once, through tini (the pod keeps the image entrypoint)', async () => {
@@ -247,8 +271,7 @@ describe('the API emulation enforces what an API server does, from the chart', (
   });
 
   test(
-    'a pod create refused by quota or answered 429 leaves the run queued until it can start',
-    { todo: 'needs the runtime/dispatcher (kubernetes.runtime.ts, runs/) to retry 429/5xx and quota refusals instead of failedToStart' },
+    'a pod create answered 429 waits (Retry-After) and is retried until the run can start',
     async () => {
       const e = await cluster();
       e.failNext(/^POST .*\/pods$/, 429, 1, 1);

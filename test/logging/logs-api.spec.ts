@@ -64,6 +64,36 @@ describe('logs API on the embedded database', { timeout: 180_000 }, () => {
     assert.equal((await call('GET', `/api/v1/logs/${runId}/lines?streams=debug`)).status, 400);
   });
 
+  it('keeps the context execution publishes: project, the owner’s level and the parameters with secrets masked', async () => {
+    const run = await call('POST', '/api/v1/executions', { scriptId: 'getting_started/env_report.py', parameters: { token: 'hunter2-secret', since: '2026-01-02' } });
+    assert.equal(run.status, 202, run.text);
+    const id = run.json.id;
+    const deadline = Date.now() + 60_000;
+    let log: any;
+    for (;;) {
+      log = (await call('GET', `/api/v1/logs/${id}`)).json;
+      if (log?.complete && ['succeeded', 'failed'].includes(log?.run?.state)) break;
+      if (Date.now() > deadline) throw new Error(`run ${id} did not end: ${JSON.stringify(log)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(log.run.projectId, run.json.projectId, JSON.stringify(log));
+    assert.ok(log.run.projectName, JSON.stringify(log));
+    const parameters = JSON.parse(log.run.parametersJson);
+    assert.equal(parameters.since, '2026-01-02', log.run.parametersJson);
+    assert.ok(parameters.token && parameters.token !== 'hunter2-secret', log.run.parametersJson);
+    const export_ = await call('GET', `/api/v1/logs/${id}/export?format=jsonl`);
+    assert.doesNotMatch(export_.text, /hunter2/);
+    // The level is seen through a retention policy by level: the admin's runs are covered by one for admins only.
+    const policy = await call('PUT', '/api/v1/logs/retention-policies', { scope: 'level', target: 'admin', maxBytesPerUser: 1 });
+    assert.equal(policy.status, 200, policy.text);
+    try {
+      const dry = await call('POST', '/api/v1/logs/cleanup', { dryRun: true });
+      assert.ok(dry.json.items.some((item: { executionId: string }) => item.executionId === id), dry.text);
+    } finally {
+      assert.equal((await call('DELETE', `/api/v1/logs/retention-policies/${policy.json.id}`)).status, 204);
+    }
+  });
+
   it('finds the run by its output, across logs and inside the log', async () => {
     const across = await call('GET', '/api/v1/logs/search?q=grace');
     assert.equal(across.status, 200, across.text);

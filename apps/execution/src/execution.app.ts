@@ -9,6 +9,7 @@ import { ProjectsCodeSessions1764300000000 } from './migrations/1764300000000-pr
 import { InteractiveSessions1764400000000 } from './migrations/1764400000000-interactive-sessions.js';
 import { LogCursor1764500000000 } from './migrations/1764500000000-log-cursor.js';
 import { IdempotencyFingerprint1764610000000 } from './migrations/1764610000000-idempotency-fingerprint.js';
+import { RunContext1764700000000 } from './migrations/1764700000000-run-context.js';
 import { CodeSessionRecord } from './code-sessions/code-session.entity.js';
 import { CodeSessionsModule } from './code-sessions/code-sessions.module.js';
 import { ActiveProjectRecord, ProjectRecord } from './projects/project.entity.js';
@@ -29,7 +30,7 @@ export const executionApp: ServiceApp<ExecutionConfig> = {
   schema: {
     schema: 'execution',
     entities: [ExecutionRecord, ProjectRecord, ActiveProjectRecord, CodeSessionRecord],
-    migrations: [CreateExecutions1764000000000, RunLinks1764200000000, ProjectsCodeSessions1764300000000, InteractiveSessions1764400000000, LogCursor1764500000000, IdempotencyFingerprint1764610000000],
+    migrations: [CreateExecutions1764000000000, RunLinks1764200000000, ProjectsCodeSessions1764300000000, InteractiveSessions1764400000000, LogCursor1764500000000, IdempotencyFingerprint1764610000000, RunContext1764700000000],
   },
   module: (deps) => ({
     module: ExecutionAppModule,

@@ -46,6 +46,10 @@ export class ExecutionRecord {
   @Column({ type: 'text' })
   username: string;
 
+  /** The owner's level when the run was submitted. */
+  @Column({ name: 'user_level', type: 'text', default: '' })
+  userLevel: string;
+
   @Column({ type: 'text' })
   state: ExecutionState;
 
@@ -69,6 +73,9 @@ export class ExecutionRecord {
 
   @Column({ name: 'project_id', type: 'text' })
   projectId: string;
+
+  @Column({ name: 'project_name', type: 'text', default: '' })
+  projectName: string;
 
   @Column({ name: 'exit_code', type: 'integer', nullable: true })
   exitCode: number | null;

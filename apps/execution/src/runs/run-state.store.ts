@@ -18,8 +18,23 @@ export function snapshotOf(run: ExecutionRecord): RunSnapshot {
     progressMessage: run.progressMessage,
     exitCode: run.exitCode,
     version: run.version,
+    scriptName: run.scriptName,
+    groupId: run.groupId,
+    username: run.username,
+    // Runs stored before these columns have none: left out, so logging keeps what it knows.
+    ...(run.userLevel ? { userLevel: run.userLevel } : {}),
+    projectId: run.projectId,
+    ...(run.projectName ? { projectName: run.projectName } : {}),
+    // Masked when the run was stored (see launchArguments).
+    parameters: run.parameters,
+    createdAt: iso(run.createdAt),
+    startedAt: run.startedAt ? iso(run.startedAt) : null,
+    finishedAt: run.finishedAt ? iso(run.finishedAt) : null,
+    durationMs: run.startedAt && run.finishedAt ? new Date(run.finishedAt).getTime() - new Date(run.startedAt).getTime() : null,
   };
 }
+
+const iso = (at: Date) => new Date(at).toISOString();
 
 export interface WriteOptions {
   /**

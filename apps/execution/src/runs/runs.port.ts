@@ -12,6 +12,8 @@ export interface PreparedRun {
   interpreter: string;
   scriptPath: string;
   scriptSource: string;
+  /** The container image of the script's group environment (kubernetes runtime); absent = the runtime's default. */
+  image?: string;
   /** Arguments after the standard ones. */
   args: string[];
   env: Record<string, string>;

@@ -5,6 +5,8 @@ export interface LaunchSpec {
   interpreter: string;
   scriptPath: string;
   scriptSource: string;
+  /** Container image to run it in (kubernetes runtime): the script group's environment; absent = the runtime's default. */
+  image?: string;
   /** Standard arguments then parameters, as passed on the command line. */
   args: string[];
   /** Extra environment (secrets travel here, never in args). */

@@ -108,7 +108,7 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
   private readonly expected = new Set<string>();
   /** Pods a delete was sent for (with its grace period), until the watch reports them gone. */
   private readonly deleting = new Map<string, number>();
-  private readonly log = rootLogger().child({ service: 'execution', component: 'KubernetesRuntime' });
+  readonly log = rootLogger().child({ service: 'execution', component: 'KubernetesRuntime' });
   private readonly pending = new Set<Promise<unknown>>();
 
   readonly runsSurviveRestart = true;
@@ -481,6 +481,8 @@ export class KubernetesRuntime extends ScriptRuntime implements OnModuleDestroy 
 class PodRun {
   readonly handle: RunHandle;
   private stoppedFor?: StopReason;
+  /** Ends the pause before retrying a create (the run was stopped meanwhile). */
+  private wake?: () => void;
   private created = false;
   private startedReported = false;
   private over = false;
@@ -521,19 +523,26 @@ class PodRun {
       return this.failed(`cannot start the pod: ${describe(error)}`);
     }
     this.unsubscribe = this.runtime.watch.subscribe(this.podName, (event, pod) => this.onPod(event, pod));
-    let pod: V1Pod;
+    let pod: V1Pod | undefined;
     try {
-      pod = await core.createNamespacedPod({ namespace: options.namespace, body: objects.pod });
+      pod = await this.untilAdmitted(() => core.createNamespacedPod({ namespace: options.namespace, body: objects.pod }));
     } catch (error) {
       return this.failed(`cannot create pod ${this.podName} in namespace ${options.namespace}: ${describe(error)}`);
     }
+    // Stopped while waiting for the API server to admit the pod: no pod exists, the run ends here.
+    if (!pod) return this.endedBeforeCreated();
     this.created = true;
     // Stopped while the pod was being created: delete it before its script exists, so it can never run.
     if (this.stoppedFor) return this.finishLaunch();
     try {
       const { payload } = objects;
-      if (payload.kind === 'Secret') await core.createNamespacedSecret({ namespace: options.namespace, body: ownedByPod(payload.body, pod) });
-      else await core.createNamespacedConfigMap({ namespace: options.namespace, body: ownedByPod(payload.body, pod) });
+      // A ConfigMap quota refuses the script's payload as a pod quota refuses the pod: the pod waits for it.
+      const stored = await this.untilAdmitted(() =>
+        payload.kind === 'Secret'
+          ? core.createNamespacedSecret({ namespace: options.namespace, body: ownedByPod(payload.body, pod) })
+          : core.createNamespacedConfigMap({ namespace: options.namespace, body: ownedByPod(payload.body, pod) }),
+      );
+      if (!stored) return this.finishLaunch();
     } catch (error) {
       await this.runtime.deletePod(this.podName, 0);
       return this.failed(`cannot create the script's ${objects.payload.kind} for pod ${this.podName}: ${describe(error)}`);
@@ -548,6 +557,45 @@ class PodRun {
       }
     }
     this.finishLaunch();
+  }
+
+  /**
+   * Runs `create` until the API server admits it: an answer that says "later" (429 or 5xx, as
+   * an overloaded API server sends them, or 403 "exceeded quota" while finished pods hold the
+   * namespace's ResourceQuota) is retried after its Retry-After or a growing pause, up to 30 s,
+   * and the run waits meanwhile (its timeout still counts). Undefined when the run was stopped
+   * while waiting; any other refusal is thrown.
+   */
+  private async untilAdmitted<T>(create: () => Promise<T>): Promise<T | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.stoppedFor) return undefined;
+      try {
+        return await create();
+      } catch (error) {
+        const pause = retryPauseMs(error, attempt);
+        if (pause === undefined) throw error;
+        this.runtime.log.warn({ pod: this.podName, attempt, pauseMs: pause, reason: describe(error) }, 'the API server did not admit the pod yet; retrying');
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, pause);
+          timer.unref();
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = undefined;
+      }
+    }
+  }
+
+  /** A run stopped before its pod existed: it ends as stopped, with no exit code. */
+  private endedBeforeCreated() {
+    if (this.over) return;
+    this.over = true;
+    clearTimeout(this.deadline);
+    this.unsubscribe?.();
+    this.runtime.untrack(this);
+    this.observer.exited({ exitCode: null, signal: null, stoppedFor: this.stoppedFor });
   }
 
   private finishLaunch() {
@@ -577,6 +625,7 @@ class PodRun {
     this.stoppedFor = reason;
     this.graceSeconds = graceSeconds;
     if (this.created) void this.sendDelete();
+    else this.wake?.();
   }
 
   private async sendDelete() {
@@ -659,6 +708,15 @@ class PodRun {
       this.runtime.scheduleDeletion(this.podName, finishedAt(pod));
     }
   }
+}
+
+/** How long to wait before retrying a create the API server answered with `error`; undefined when it is not worth retrying. */
+function retryPauseMs(error: unknown, attempt: number): number | undefined {
+  const e = error as { code?: number; body?: unknown; headers?: Record<string, string> };
+  const quota = e?.code === 403 && /exceeded quota/.test(typeof e.body === 'string' ? e.body : JSON.stringify(e.body ?? ''));
+  if (!(e?.code === 429 || (e?.code !== undefined && e.code >= 500 && e.code < 600) || quota)) return undefined;
+  const retryAfter = Number(e.headers?.['retry-after'] ?? e.headers?.['Retry-After']);
+  return Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(30_000, retryAfter * 1000) : Math.min(30_000, 500 * 2 ** attempt);
 }
 
 function describe(error: unknown): string {

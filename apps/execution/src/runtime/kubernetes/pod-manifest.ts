@@ -15,8 +15,6 @@ export const LABELS = {
 export const MANAGED_SELECTOR = `${LABELS.name}=scriptorium-script,${LABELS.managedBy}=scriptorium`;
 /** Annotation naming the execution-service replica that started the pod. */
 export const INSTANCE_ANNOTATION = 'scriptorium.io/instance';
-/** The environment variable of a LaunchSpec that names the image (the catalog's group environment); never passed to the script. */
-export const IMAGE_ENV = 'SCRIPTORIUM_IMAGE';
 export const CONTAINER = 'script';
 export const SCRIPT_DIR = '/scriptorium/script';
 export const DATA_MOUNT = '/data';
@@ -24,7 +22,7 @@ export const RUN_AS = 10001;
 
 export interface PodManifestOptions {
   namespace: string;
-  /** Image used when the LaunchSpec names none (SCRIPTORIUM_IMAGE in its env). */
+  /** Image used when the LaunchSpec names none. */
   defaultImage: string;
   /** Root of the projects' data directories on this side (DATA_DIR), to compute the PVC subPath. */
   dataRoot: string;
@@ -95,8 +93,8 @@ export function buildRunObjects(spec: LaunchSpec, options: PodManifestOptions): 
   const name = podNameFor(spec.executionId);
   const labels = runLabels(spec.executionId);
   const fileName = posix.basename(spec.scriptPath.replaceAll('\\', '/')) || 'script';
-  const { [IMAGE_ENV]: image = options.defaultImage, ...secretEnv } = spec.env;
-  const secretNames = Object.keys(secretEnv).sort();
+  const image = spec.image || options.defaultImage;
+  const secretNames = Object.keys(spec.env).sort();
   for (const key of secretNames) if (!ENV_NAME.test(key)) throw new Error(`environment variable name "${key}" is not valid`);
   const useSecret = secretNames.length > 0;
 
@@ -195,7 +193,7 @@ export function buildRunObjects(spec: LaunchSpec, options: PodManifestOptions): 
   const meta = { name, namespace: options.namespace, labels };
   if (useSecret) {
     const data: Record<string, string> = { script: Buffer.from(spec.scriptSource).toString('base64') };
-    for (const key of secretNames) data[`env.${key}`] = Buffer.from(secretEnv[key]!).toString('base64');
+    for (const key of secretNames) data[`env.${key}`] = Buffer.from(spec.env[key]!).toString('base64');
     return { pod, payload: { kind: 'Secret', body: { apiVersion: 'v1', kind: 'Secret', metadata: meta, type: 'Opaque', immutable: true, data } } };
   }
   return {
