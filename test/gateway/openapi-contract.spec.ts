@@ -6,6 +6,8 @@
  * status the route never declared. The web UI's generated client types rest on this.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Api, FINAL_STATES } from '../harness/api.js';
 import { waitFor } from '../harness/net.js';
@@ -41,7 +43,7 @@ describe('the OpenAPI document against real answers', { concurrency: false, time
   };
 
   before(async () => {
-    stack = await startAllInOneProcess();
+    stack = await startAllInOneProcess({ BACKUP_ENCRYPTION_KEY: 'contract spec backup key' });
     const served = await fetch(`${stack.url}/api/docs-json`);
     assert.equal(served.status, 200, 'the gateway serves its OpenAPI document');
     contract = new OpenApiContract(await served.json());
@@ -275,6 +277,61 @@ describe('the OpenAPI document against real answers', { concurrency: false, time
     await expect(409, admin, 'POST', `/api/v1/sessions/${id}/heartbeat`);
     await expect(409, admin, 'POST', `/api/v1/sessions/${id}/entry`);
     await finished(admin, run.body.id);
+  });
+
+  test('logs: a run log, search, statistics, export, retention and deletion', async () => {
+    const run = await expect(202, operator, 'POST', '/api/v1/executions', { scriptId: GREET, parameters: { name: 'Grace', times: 1 } });
+    await finished(operator, run.body.id);
+    const id = run.body.id as string;
+    await expect(200, operator, 'GET', `/api/v1/logs/${id}`);
+    await expect(404, developer, 'GET', `/api/v1/logs/${id}`);
+    await expect(200, operator, 'GET', `/api/v1/logs/${id}/lines?streams=stdout,stderr`);
+    await expect(200, operator, 'GET', `/api/v1/logs/${id}/search?q=Grace`);
+    await expect(200, operator, 'GET', `/api/v1/logs/${id}/export?format=csv`);
+    await expect(400, operator, 'GET', `/api/v1/logs/${id}/export?format=docx`);
+    await expect(200, operator, 'GET', '/api/v1/logs/search?q=Grace');
+    await expect(400, operator, 'GET', '/api/v1/logs/search?q=Grace&from=2026-02-01&to=2026-01-01');
+    await expect(200, operator, 'GET', '/api/v1/logs/statistics');
+    await expect(200, admin, 'GET', '/api/v1/logs/statistics?allUsers=true');
+    await expect(200, operator, 'GET', '/api/v1/logs/export?format=jsonl&maxRuns=5');
+    await expect(403, operator, 'GET', '/api/v1/logs/retention-policies');
+    const policy = await expect(200, admin, 'PUT', '/api/v1/logs/retention-policies', { scope: 'group', target: 'contract_none', keepDays: 3650 });
+    await expect(200, admin, 'GET', '/api/v1/logs/retention-policies');
+    await expect(200, admin, 'POST', '/api/v1/logs/cleanup', { dryRun: true });
+    await expect(204, admin, 'DELETE', `/api/v1/logs/retention-policies/${policy.body.id}`);
+    const second = await expect(202, operator, 'POST', '/api/v1/executions', { scriptId: GREET, parameters: { name: 'Linus', times: 1 } });
+    await finished(operator, second.body.id);
+    await expect(404, operator, 'POST', '/api/v1/logs/deletions', { executionIds: [UNKNOWN_ID] });
+    await expect(200, operator, 'POST', '/api/v1/logs/deletions', { executionIds: [second.body.id] });
+    await expect(404, operator, 'DELETE', `/api/v1/logs/${UNKNOWN_ID}`);
+    await expect(204, operator, 'DELETE', `/api/v1/logs/${id}`);
+  });
+
+  test('backups: create, list, verify, upload, settings, restore, a project zip', async () => {
+    await expect(403, operator, 'GET', '/api/v1/backups');
+    const project = await expect(201, operator, 'POST', '/api/v1/projects', { groupId: 'getting_started', name: 'contract-backup' });
+    const backup = await expect(201, admin, 'POST', '/api/v1/backups');
+    const id = backup.body.id as string;
+    assert.equal(backup.body.state, 'succeeded', JSON.stringify(backup.body));
+    await expect(200, admin, 'GET', '/api/v1/backups');
+    await expect(200, admin, 'GET', `/api/v1/backups/${id}`);
+    await expect(200, admin, 'POST', `/api/v1/backups/${id}/verify`);
+    await expect(200, admin, 'GET', '/api/v1/backups/status');
+    await expect(200, admin, 'GET', '/api/v1/backups/settings');
+    await expect(200, admin, 'PUT', '/api/v1/backups/settings', { schedule: '0 3 * * *', timeZone: 'UTC', keepLast: 0, keepDays: 0 });
+    await expect(200, operator, 'GET', `/api/v1/projects/${project.body.id}/archive`);
+    await expect(200, admin, 'POST', `/api/v1/backups/${id}/restore-project`, { projectId: project.body.id });
+    // An upload is the raw archive: the file the destination folder holds.
+    const archive = readFileSync(join(stack.dataDir, 'backups', backup.body.location));
+    const res = await fetch(`${stack.url}/api/v1/backups/upload`, { method: 'POST', headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/octet-stream' }, body: archive });
+    const text = await res.text();
+    contract.check('POST', '/api/v1/backups/upload', { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers });
+    assert.ok(res.status === 201 || res.status === 409, text);
+    await expect(400, admin, 'POST', '/api/v1/backups/upload', 'not an archive', { 'content-type': 'application/octet-stream' });
+    await expect(409, admin, 'POST', `/api/v1/backups/${id}/restore`, { confirm: 'not the id' });
+    await expect(200, admin, 'POST', `/api/v1/backups/${id}/restore`, { confirm: id });
+    const other = await expect(201, admin, 'POST', '/api/v1/backups');
+    await expect(204, admin, 'DELETE', `/api/v1/backups/${other.body.id}`);
   });
 
   test('every route was answered and checked, and every kind of error was seen', () => {

@@ -47,7 +47,7 @@ export function toJsonSchema(node: unknown): unknown {
   }
   if (schema.type === 'object' && schema.properties && schema.additionalProperties === undefined) schema.additionalProperties = false;
   if ((node as Json).nullable !== true) return schema;
-  if (typeof schema.type === 'string') {
+  if (typeof schema.type === 'string' && !schema.allOf && !schema.$ref) {
     return { ...schema, type: [schema.type, 'null'], ...(Array.isArray(schema.enum) ? { enum: [...schema.enum, null] } : {}) };
   }
   return { anyOf: [schema, { type: 'null' }] };

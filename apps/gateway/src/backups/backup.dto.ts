@@ -22,6 +22,14 @@ export class BackupManifestServiceDto {
   excludedTables: string[];
 }
 
+export class BackupEncryptionDto {
+  @ApiProperty({ enum: ['aes-256-gcm'] }) cipher: string;
+  @ApiProperty({ enum: ['scrypt'] }) kdf: string;
+  salt: string;
+  /** An HMAC of a constant with the archive key: tells a wrong key from damaged data. */
+  keyCheck: string;
+}
+
 @ApiExtraModels(BackupManifestServiceDto)
 export class BackupManifestDto {
   format: string;
@@ -29,6 +37,7 @@ export class BackupManifestDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
   productVersion: string;
+  encryption: BackupEncryptionDto;
   @ApiProperty({ type: 'object', additionalProperties: { $ref: getSchemaPath(BackupManifestServiceDto) } }) services: Record<string, BackupManifestServiceDto>;
   parts: BackupManifestPartDto[];
 }

@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import type { ClientGrpc } from '@nestjs/microservices';
 import type { ClientReadableStream, Metadata } from '@grpc/grpc-js';
 import { firstValueFrom } from 'rxjs';
+import { grpcAnswer } from '../grpc-answer.js';
 import type { Caller } from '#common/auth.js';
 import { callMetadata, grpcClientToken } from '#common/grpc.js';
 import { GrpcPackages } from '#contracts/grpc-packages.js';
@@ -71,7 +72,7 @@ export class LogsController implements OnModuleInit {
   @Get('search')
   @ApiErrors({ 403: 'allUsers or another userId without being an admin' })
   search(@CurrentCaller() caller: Caller, @Query() q: SearchLogsQuery): Promise<SearchLogsResponseDto> {
-    return firstValueFrom(
+    return grpcAnswer(
       this.logging.searchLogs(
         { query: q.q, filter: filterOf(q), streams: list(q.streams), pageSize: q.pageSize ?? 0, pageToken: q.pageToken ?? '', timeLimitMs: q.timeLimitMs ?? 0 },
         callMetadata(caller.authorization),
@@ -82,7 +83,7 @@ export class LogsController implements OnModuleInit {
   @Get('statistics')
   @ApiErrors({ 403: 'allUsers or another userId without being an admin' })
   statistics(@CurrentCaller() caller: Caller, @Query() q: StatisticsQuery): Promise<LogStatisticsDto> {
-    return firstValueFrom(
+    return grpcAnswer(
       this.logging.getLogStatistics({ userId: q.userId ?? '', allUsers: q.allUsers ?? false, from: q.from ?? '', to: q.to ?? '' }, callMetadata(caller.authorization)),
     );
   }
@@ -97,13 +98,13 @@ export class LogsController implements OnModuleInit {
 
   @Get('retention-policies')
   async policies(@CurrentCaller() caller: Caller): Promise<RetentionPoliciesDto> {
-    return firstValueFrom(this.logging.listRetentionPolicies({}, callMetadata(caller.authorization)));
+    return grpcAnswer(this.logging.listRetentionPolicies({}, callMetadata(caller.authorization)));
   }
 
   /** Creates or replaces the policy of a scope and target (admins). */
   @Put('retention-policies')
   setPolicy(@CurrentCaller() caller: Caller, @Body() body: SetRetentionPolicyDto): Promise<RetentionPolicyDto> {
-    return firstValueFrom(
+    return grpcAnswer(
       this.logging.setRetentionPolicy(
         { scope: body.scope, target: body.target, keepDays: body.keepDays, maxRunsPerScript: body.maxRunsPerScript, maxBytesPerUser: body.maxBytesPerUser },
         callMetadata(caller.authorization),
@@ -121,14 +122,15 @@ export class LogsController implements OnModuleInit {
   @Post('cleanup')
   @HttpCode(200)
   cleanup(@CurrentCaller() caller: Caller, @Body() body: CleanupDto): Promise<CleanupReportDto> {
-    return firstValueFrom(this.logging.runCleanup({ dryRun: body.dryRun ?? false }, callMetadata(caller.authorization)));
+    return grpcAnswer(this.logging.runCleanup({ dryRun: body.dryRun ?? false }, callMetadata(caller.authorization)));
   }
 
   /** Deletes finished runs' logs: yours, or (admins) anyone's, e.g. one user's with userId + allFinished. */
   @Post('deletions')
   @HttpCode(200)
+  @ApiErrors({ 404: 'None of the runs has a finished log of the caller (or, for admins, of anyone) to delete' })
   deleteMany(@CurrentCaller() caller: Caller, @Body() body: DeleteLogsDto): Promise<DeletedLogsDto> {
-    return firstValueFrom(
+    return grpcAnswer(
       this.logging.deleteLogs({ executionIds: body.executionIds ?? [], userId: body.userId ?? '', allFinished: body.allFinished ?? false }, callMetadata(caller.authorization)),
     );
   }
@@ -136,13 +138,13 @@ export class LogsController implements OnModuleInit {
   /** The run's context and its log's state (size, complete, deleted). */
   @Get(':executionId')
   run(@CurrentCaller() caller: Caller, @Param('executionId', ExecutionIdPipe) id: string): Promise<RunLogDto> {
-    return firstValueFrom(this.logging.getRunLog({ executionId: id }, callMetadata(caller.authorization)));
+    return grpcAnswer(this.logging.getRunLog({ executionId: id }, callMetadata(caller.authorization)));
   }
 
   /** Stored lines, optionally of some streams only (the Output / Errors / Debug views). */
   @Get(':executionId/lines')
   lines(@CurrentCaller() caller: Caller, @Param('executionId', ExecutionIdPipe) id: string, @Query() q: ReadLogQuery): Promise<LogLinesDto> {
-    return firstValueFrom(
+    return grpcAnswer(
       this.logging.readLog({ executionId: id, afterSequence: q.after ?? 0, limit: q.limit ?? 1000, streams: list(q.streams) }, callMetadata(caller.authorization)),
     );
   }
@@ -150,7 +152,7 @@ export class LogsController implements OnModuleInit {
   /** Matching lines of one log, in order (find-in-log for logs too large for the page). */
   @Get(':executionId/search')
   searchOne(@CurrentCaller() caller: Caller, @Param('executionId', ExecutionIdPipe) id: string, @Query() q: SearchLogQuery): Promise<SearchLogResponseDto> {
-    return firstValueFrom(
+    return grpcAnswer(
       this.logging.searchLog(
         { executionId: id, query: q.q, streams: list(q.streams), afterSequence: q.after ?? 0, limit: q.limit ?? 0, timeLimitMs: q.timeLimitMs ?? 0 },
         callMetadata(caller.authorization),

@@ -6,7 +6,7 @@
 // registry) is replaced by hard links to this checkout's node_modules, installed from the
 // same package-lock.json; `npm prune --omit=dev` then really runs on that copy.
 //
-// Run: npm run build && node scripts/run-tests.mjs integration deploy/image-build
+// Run: npm run test:image (CI runs it after npm test)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
