@@ -41,10 +41,17 @@ export class DirectoryDestination extends BackupDestination {
   async list(): Promise<StoredArchive[]> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
     const archives = names.filter((n) => n.endsWith(ARCHIVE_SUFFIX) && !n.startsWith('.'));
-    return Promise.all(archives.map(async (name) => ({ name, size: (await stat(join(this.dir, name))).size })));
+    // An archive that retention or a delete removes between readdir and stat is simply gone.
+    const found = await Promise.all(archives.map(async (name) => stat(join(this.dir, name)).then((s) => ({ name, size: s.size }), ignoreMissing)));
+    return found.filter((archive) => archive !== undefined);
   }
 
   async delete(name: string): Promise<void> {
     await rm(join(this.dir, name), { force: true });
   }
+}
+
+function ignoreMissing(error: NodeJS.ErrnoException): undefined {
+  if (error.code === 'ENOENT') return undefined;
+  throw error;
 }
